@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures and builds read into build/ (or $READ_BUILD_DIR). Extra
+# arguments are passed to cmake at configure time.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${READ_BUILD_DIR:-$root/build}"
+jobs="${READ_JOBS:-$(nproc)}"
+"$root/launch/install-deps.sh"
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+cmake --build "$build" -j "$jobs"
