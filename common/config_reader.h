@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -80,15 +81,25 @@ template <> struct YamlType<std::vector<double>> { static constexpr const char* 
 template <> struct YamlType<std::vector<int>> { static constexpr const char* name = "a list of integers"; };
 template <> struct YamlType<std::vector<std::string>> { static constexpr const char* name = "a list of strings"; };
 std::string to_text(const YAML::Node& v);
+template <typename T>
+std::string format_value(const T& v) {
+  std::ostringstream os;
+  os << std::boolalpha << v;
+  return os.str();
+}
+template <typename T>
+std::string format_value(const std::vector<T>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + format_value(v[i]);
+  return s + "]";
+}
 }  // namespace detail
 
 template <typename T>
 T ConfigReader::get(const std::string& key, const T& fallback) {
   YAML::Node v = lookup(key);
   if (!v || v.IsNull()) {
-    YAML::Node d;
-    d = fallback;
-    record(key, detail::to_text(d) + "  # default");
+    record(key, detail::format_value(fallback) + "  # default");
     return fallback;
   }
   T out;

@@ -15,8 +15,7 @@ using nlohmann::json;
 
 std::string fixtures_root() {
   if (const char* env = std::getenv("READ_FIXTURES"); env && *env) return env;
-  fs::path base = fs::current_path();
-  if (const char* src = std::getenv("READ_SOURCE_DIR"); src && *src) base = src;
+  fs::path base = READ_SOURCE_DIR;  // the project root, fixed at configure time
   return (base / ".." / "shared" / "fixtures").lexically_normal().string();
 }
 
