@@ -1,0 +1,32 @@
+// ReadBatch: one micro-batch in the layout of spec/data.md section 6. It is
+// the contract between data/ (which collates it) and model/ (which consumes
+// it); neither folder knows the other, both know this struct.
+#pragma once
+#include <torch/torch.h>
+
+#include <utility>
+#include <vector>
+
+namespace rd {
+
+struct SamMaskShape {
+  int64_t sam_h = 0, sam_w = 0;  // image size after SAM's resize (before padding)
+  int64_t height = 0, width = 0;  // original image size
+};
+
+struct ReadBatch {
+  torch::Tensor images;           // f32 [B, 3, S, S]  SAM input (S = 1024 for real SAM)
+  torch::Tensor images_clip;      // f32 [B, 3, C, C]  CLIP input (C = 336)
+  torch::Tensor input_ids;        // i64 [N, L] right-padded, one -200 per row
+  torch::Tensor labels;           // i64 [N, L] -100 = ignored
+  torch::Tensor attention_masks;  // bool [N, L] ids != pad
+  std::vector<torch::Tensor> masks_list;        // B x f32 [M_i, H_i, W_i] at original size
+  std::vector<SamMaskShape> sam_mask_shape_list;  // B
+  torch::Tensor offset;           // i64 [B + 1] cumulative conversation counts
+  std::vector<std::vector<bool>> exists;  // B x [conversations of image i]
+
+  int64_t num_images() const { return images.defined() ? images.size(0) : 0; }
+  int64_t num_conversations() const { return input_ids.defined() ? input_ids.size(0) : 0; }
+};
+
+}  // namespace rd
