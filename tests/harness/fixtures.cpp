@@ -19,6 +19,8 @@ std::string fixtures_root() {
   return (base / ".." / "shared" / "fixtures").lexically_normal().string();
 }
 
+std::string source_dir() { return READ_SOURCE_DIR; }
+
 FixtureCase::FixtureCase(std::string dir, json spec)
     : dir_(std::move(dir)), name_(fs::path(dir_).filename().string()), spec_(std::move(spec)) {}
 

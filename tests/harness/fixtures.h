@@ -14,6 +14,8 @@
 namespace rd::testing {
 
 std::string fixtures_root();
+// The project root (configs/, launch/ ...), fixed at configure time.
+std::string source_dir();
 
 struct Tolerance {
   double atol = 0, rtol = 0;
