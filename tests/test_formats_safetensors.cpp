@@ -1,5 +1,6 @@
 // safetensors: every fixture file loads; write/read round-trips bit for bit.
 #include <filesystem>
+#include <fstream>
 
 #include "checkpoints/formats/safetensors.h"
 #include "tests/harness/fixtures.h"
@@ -50,4 +51,95 @@ TEST(Safetensors, AllDtypesRoundTrip) {
     EXPECT_TRUE(torch::equal(b, t)) << name;
   }
   fs::remove(tmp);
+}
+
+// ---- malformed files: always rd::Error with a message, never a crash ----
+#include "common/error.h"
+
+namespace {
+std::string st_file(const std::string& header_json, const std::string& data, int64_t header_len = -1) {
+  uint64_t n = header_len >= 0 ? static_cast<uint64_t>(header_len) : header_json.size();
+  std::string b;
+  for (int i = 0; i < 8; ++i) b += static_cast<char>((n >> (8 * i)) & 0xff);
+  return b + header_json + data;
+}
+std::string st_error(const std::string& bytes) {
+  fs::path p = fs::temp_directory_path() / ("read_st_bad_" + std::to_string(::getpid()) + ".safetensors");
+  {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), bytes.size());
+  }
+  std::string msg = "no error";
+  try {
+    rd::load_safetensors(p.string());
+  } catch (const rd::Error& e) {
+    msg = e.what();
+  }
+  fs::remove(p);
+  return msg;
+}
+}  // namespace
+
+TEST(Safetensors, MalformedHeadersAreClearErrors) {
+  const std::string d16(16, '\0');
+  auto has = [](const std::string& msg, const std::string& part) {
+    return msg.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                               : ::testing::AssertionFailure() << msg;
+  };
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", d16)), "no error"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,20]}})", d16)),
+                  "out of range"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,4]}})", d16)),
+                  "out of range"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                   R"("b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}})", d16)),
+                  "overlaps"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                   R"("b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})", d16)),
+                  "gap before tensor 'b'"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d16)),
+                  "trailing bytes"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", d16)),
+                  "expected 12"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F33","shape":[4],"data_offsets":[0,16]}})", d16)),
+                  "unsupported dtype 'F33'"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", d16)),
+                  "non-negative"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296]},)"
+                                   R"("data_offsets":[0,16]})", d16)), "tensor 'a'"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[1099511627775,1099511627775]}, "x":1})", d16)),
+                  "tensor 'a'"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]})", d16)),
+                  "not valid JSON"));
+  EXPECT_TRUE(has(st_error(st_file(R"([1,2])", d16)), "not a JSON object"));
+  EXPECT_TRUE(has(st_error(st_file("{}", d16, int64_t{1} << 40)), "exceeds the limit"));
+  EXPECT_TRUE(has(st_error(st_file("{}", d16, 1000)), "runs past the end"));
+  EXPECT_TRUE(has(st_error("abc"), "not a safetensors file"));
+  EXPECT_TRUE(has(st_error(st_file(R"({"__metadata__":{"a":1}})", "")), "__metadata__['a'] is not a string"));
+}
+
+TEST(Safetensors, EveryTruncationIsAnError) {
+  rd::StateDict sd{{"a", torch::randn({5, 3})}, {"b", torch::arange(4)}};
+  fs::path p = fs::temp_directory_path() / ("read_st_trunc_" + std::to_string(::getpid()) + ".safetensors");
+  rd::save_safetensors(p.string(), sd);
+  std::ifstream f(p, std::ios::binary);
+  std::string full((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  fs::remove(p);
+  for (size_t n = 0; n < full.size(); ++n) EXPECT_NE(st_error(full.substr(0, n)), "no error") << n;
+  EXPECT_EQ(st_error(full), "no error");
+}
+
+TEST(Safetensors, SaveLeavesNoTemporaryAndReportsUnwritablePaths) {
+  fs::path dir = fs::temp_directory_path() / ("read_st_dir_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  rd::save_safetensors((dir / "w.safetensors").string(), {{"w", torch::ones({3})}});
+  EXPECT_TRUE(fs::exists(dir / "w.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "w.safetensors.tmp"));
+  try {
+    rd::save_safetensors((dir / "missing" / "w.safetensors").string(), {{"w", torch::ones({3})}});
+    FAIL();
+  } catch (const rd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing/w.safetensors.tmp: cannot create"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }

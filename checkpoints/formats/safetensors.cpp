@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoints/formats/write_file.h"
 #include "common/error.h"
 
 namespace rd {
@@ -151,6 +151,7 @@ void save_safetensors(const std::string& path, const StateDict& tensors,
   std::vector<torch::Tensor> data;
   uint64_t offset = 0;
   for (const auto& [name, t0] : tensors) {
+    READ_CHECK(name != "__metadata__", path, ": a tensor cannot be named __metadata__");
     torch::Tensor t = t0.detach().to(torch::kCPU).contiguous();
     uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     header[name] = {{"dtype", dtype_to_safetensors(t.scalar_type())},
@@ -161,21 +162,15 @@ void save_safetensors(const std::string& path, const StateDict& tensors,
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // align the data section to 8 bytes
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    READ_CHECK(f, tmp, ": cannot open for writing");
-    uint64_t n = h.size();
-    char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-    f.write(len, 8);
-    f.write(h.data(), h.size());
-    for (const auto& t : data)
-      f.write(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
-    f.flush();
-    READ_CHECK(f, tmp, ": write failed (disk full?)");
-  }
-  READ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path);
+  const std::string tmp = path + ".tmp";
+  const uint64_t total = 8 + h.size() + offset;
+  WriteFile f(tmp, total);
+  char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((static_cast<uint64_t>(h.size()) >> (8 * i)) & 0xff);
+  f.write(len, 8);
+  f.write(h.data(), h.size());
+  for (const auto& t : data) f.write(t.data_ptr(), t.numel() * t.element_size());
+  f.commit(path);
 }
 
 }  // namespace rd
