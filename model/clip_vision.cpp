@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "model/hf_folder.h"
+#include "checkpoints/formats/load_state_dict.h"
 
 namespace rd {
 namespace F = torch::nn::functional;
@@ -132,7 +132,7 @@ LoadReport ClipVisionModelImpl::load(const StateDict& sd, const std::string& pre
 
 ClipVisionModel load_clip_vision_folder(const std::string& folder) {
   ClipVisionModel m(ClipVisionConfig::from_file(folder));
-  m->load(load_hf_weights(folder)).check("CLIP vision tower", folder);
+  m->load(load_state_dict(folder)).check("CLIP vision tower", folder);
   return m;
 }
 

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "model/clip_vision.h"
-#include "model/hf_folder.h"
+#include "checkpoints/formats/load_state_dict.h"
 #include "tests/harness/fixtures.h"
 
 using rd::testing::cases_of_kind;
@@ -13,7 +13,7 @@ namespace {
 
 rd::ClipVisionModel build(const rd::testing::FixtureCase& c) {
   rd::ClipVisionModel m(rd::ClipVisionConfig::from_file(c.file("config")));
-  rd::LoadReport r = m->load(rd::load_hf_weights(c.file("weights")));
+  rd::LoadReport r = m->load(rd::load_state_dict(c.file("weights")));
   EXPECT_TRUE(r.ok()) << c.name() << r.describe();
   return m;
 }
@@ -62,7 +62,7 @@ TEST(ClipVision, EveryCaseMatchesReference) {
 TEST(ClipVision, LoaderReportsKeysByName) {
   for (const auto& c : cases_of_kind("clip_vision")) {
     SCOPED_TRACE(c.name());
-    rd::StateDict sd = rd::load_hf_weights(c.file("weights"));
+    rd::StateDict sd = rd::load_state_dict(c.file("weights"));
     rd::ClipVisionModel m(rd::ClipVisionConfig::from_file(c.file("config")));
     sd.erase("vision_model.encoder.layers.0.mlp.fc1.bias");
     sd["vision_model.encoder.layers.0.mlp.fc3.weight"] = torch::zeros({2});
@@ -83,7 +83,7 @@ TEST(ClipVision, LoaderReportsKeysByName) {
     }
     // Under a prefix (unmerged LLaVA layout) the same tensors load.
     rd::StateDict prefixed;
-    for (auto& [k, t] : rd::load_hf_weights(c.file("weights"))) prefixed["model.vision_tower.vision_tower." + k] = t;
+    for (auto& [k, t] : rd::load_state_dict(c.file("weights"))) prefixed["model.vision_tower.vision_tower." + k] = t;
     EXPECT_TRUE(m->load(prefixed, "model.vision_tower.vision_tower.").ok());
   }
 }

@@ -5,7 +5,7 @@
 
 #include "common/error.h"
 #include "model/clip_vision.h"
-#include "model/hf_folder.h"
+#include "checkpoints/formats/load_state_dict.h"
 #include "model/llava_splice.h"
 #include "model/mm_projector.h"
 #include "tests/harness/fixtures.h"
@@ -17,7 +17,7 @@ TEST(LlavaSplice, EveryCaseMatchesReference) {
   for (const auto& c : cases_of_kind("llava")) {
     SCOPED_TRACE(c.name());
     const auto& cfg = c.config();
-    rd::StateDict sd = rd::load_hf_weights(c.file("weights"));
+    rd::StateDict sd = rd::load_state_dict(c.file("weights"));
     rd::ClipVisionModel clip = rd::load_clip_vision_folder(c.file("vision_tower_dir"));
     nlohmann::json hf = nlohmann::json::parse(std::ifstream(c.file("config")));
     rd::MmProjector proj(hf.at("mm_projector_type").get<std::string>(), hf.at("mm_hidden_size").get<int64_t>(),
