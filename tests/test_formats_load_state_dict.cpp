@@ -167,6 +167,7 @@ TEST(JsonFile, ErrorsNameTheFileAndKey) {
             std::string::npos);
   EXPECT_NE(error_of([&] { j.get<int>("eps"); }).find("expected an integer"), std::string::npos);
   EXPECT_NE(error_of([&] { j.get<uint32_t>("neg"); }).find("non-negative"), std::string::npos);
+  EXPECT_NE(error_of([&] { j.get<int8_t>("hidden_size"); }).find("expected an integer in range"), std::string::npos);
   EXPECT_NE(error_of([&] { j.get<bool>("hidden_size"); }).find("expected a boolean"), std::string::npos);
   EXPECT_NE(error_of([&] { j.get<int>("absent"); }).find(path + ": missing key 'absent'"), std::string::npos);
   write_bytes(path, "{\"a\": 1,\n \"b\": }");

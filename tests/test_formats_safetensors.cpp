@@ -112,6 +112,8 @@ TEST(Safetensors, MalformedHeadersAreClearErrors) {
   EXPECT_TRUE(has(st_error(st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]})", d16)),
                   "not valid JSON"));
   EXPECT_TRUE(has(st_error(st_file(R"([1,2])", d16)), "not a JSON object"));
+  EXPECT_TRUE(has(st_error(st_file(std::string(200000, '[') + std::string(200000, ']'), d16)), "not a JSON object"));
+  EXPECT_TRUE(has(st_error(st_file(std::string(200000, '['), d16)), "not valid JSON"));
   EXPECT_TRUE(has(st_error(st_file("{}", d16, int64_t{1} << 40)), "exceeds the limit"));
   EXPECT_TRUE(has(st_error(st_file("{}", d16, 1000)), "runs past the end"));
   EXPECT_TRUE(has(st_error("abc"), "not a safetensors file"));

@@ -210,6 +210,11 @@ TEST(TorchSave, MalformedPicklesAndStorages) {
   EXPECT_NE(load_error(one([](PickleWriter& p) { p.global("builtins", "eval"); }), {}).find("builtins.eval"),
             std::string::npos);
   EXPECT_NE(load_error(one([](PickleWriter& p) { p.op('\xfe'); }), {}).find("opcode 0xfe"), std::string::npos);
+  EXPECT_NE(load_error(one([](PickleWriter& p) {
+              for (int k = 0; k < 100000; ++k) p.global("torch._utils", "_rebuild_parameter").mark();
+              p.tensor("FloatStorage", "0", 4, 0, {4}, {1});
+              for (int k = 0; k < 100000; ++k) p.op('\x88').op('N').op('t').op('R');
+            }), {{"0", f32x4}}).find("levels"), std::string::npos);
   std::string cyclic = PickleWriter().op(']').op('q').op('\x00').op('h').op('\x00').op('a').done();
   EXPECT_NE(load_error(cyclic, {}).find("nesting deeper than 64"), std::string::npos);
   EXPECT_NE(load_error(PickleWriter().op('}').str("a").integer(1).op('s').str("a").integer(2).op('s').done(), {})

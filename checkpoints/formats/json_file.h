@@ -4,6 +4,7 @@
 // pointers for nested values ("/vision_config/hidden_size").
 #pragma once
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -48,7 +49,14 @@ class JsonFile {
     } else if constexpr (std::is_integral_v<T>) {
       if (!v.is_number_integer()) type_error(v, key, "an integer");
       if constexpr (std::is_unsigned_v<T>)
-        if (v.is_number_integer() && !v.is_number_unsigned()) type_error(v, key, "a non-negative integer");
+        if (!v.is_number_unsigned()) type_error(v, key, "a non-negative integer");
+      const bool fits = v.is_number_unsigned()
+                            ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                            : v.get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                  (v.get<int64_t>() < 0 ||
+                                   static_cast<uint64_t>(v.get<int64_t>()) <=
+                                       static_cast<uint64_t>(std::numeric_limits<T>::max()));
+      if (!fits) type_error(v, key, "an integer in range");
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) type_error(v, key, "a number");
     } else if constexpr (std::is_same_v<T, std::string>) {

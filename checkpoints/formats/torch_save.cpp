@@ -98,14 +98,17 @@ bool TorchSaveFile::is_tensor(const Value& v) {
          g == "torch._utils._rebuild_parameter" || g == "torch._tensor._rebuild_from_type_v2";
 }
 
-torch::Tensor TorchSaveFile::tensor(const Value& v) const {
+torch::Tensor TorchSaveFile::tensor(const Value& v) const { return rebuild(v, 0); }
+
+torch::Tensor TorchSaveFile::rebuild(const Value& v, int depth) const {
   const std::string where = path_ + ": tensor " + v.repr(80);
   READ_CHECK(is_tensor(v), where, ": not a tensor");
+  READ_CHECK(depth < 4, where, ": tensor rebuilt from a tensor rebuilt from ... (", depth, " levels)");
   const std::string g = v.global_name();
   const auto& args = v.args->items;
   if (g == "torch._utils._rebuild_parameter") {  // (data, requires_grad, backward_hooks)
     READ_CHECK(args.size() >= 1 && is_tensor(*args[0]), where, ": _rebuild_parameter needs a tensor");
-    return tensor(*args[0]);
+    return rebuild(*args[0], depth + 1);
   }
   if (g == "torch._tensor._rebuild_from_type_v2") {  // (func, type, args, state): func(*args)
     READ_CHECK(args.size() == 4 && args[0]->kind == Kind::Global && args[2]->kind == Kind::Tuple,
@@ -116,7 +119,7 @@ torch::Tensor TorchSaveFile::tensor(const Value& v) const {
     call.args = args[2];
     READ_CHECK(is_tensor(call) && call.global_name() != g, where, ": _rebuild_from_type_v2 of ",
                args[0]->global_name());
-    return tensor(call);
+    return rebuild(call, depth + 1);
   }
   // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])
   // or the older _rebuild_tensor(storage, offset, size, stride).

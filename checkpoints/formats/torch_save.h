@@ -47,6 +47,7 @@ class TorchSaveFile {
 
  private:
   struct Storages;
+  torch::Tensor rebuild(const pickle::Value& v, int depth) const;
   std::string path_;
   pickle::Document doc_;
   std::unique_ptr<Storages> storages_;
