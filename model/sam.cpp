@@ -1,9 +1,9 @@
 #include "model/sam.h"
 
-#include <set>
 #include <sstream>
 
 #include "common/error.h"
+#include "common/logging.h"
 
 namespace rd::sam {
 namespace F = torch::nn::functional;
@@ -17,12 +17,6 @@ SamImpl::SamImpl(SamConfig config) : config_(std::move(config)) {
 
 namespace {
 
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << s;
-  return os.str();
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -31,9 +25,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // position embedding [1, gh, gw, C] (bicubic) and the relative position
 // tables [2S-1, head_dim] (linear). Only the spatial extent may differ.
 bool resizable(const std::string& name, const torch::Tensor& dst, const torch::Tensor& src) {
-  if (src.dim() != dst.dim()) return false;
-  if (name == "image_encoder.pos_embed")
-    return src.size(0) == 1 && src.size(3) == dst.size(3);
+  if (src.dim() != dst.dim() || !src.is_floating_point()) return false;
+  if (name == "image_encoder.pos_embed") return src.size(0) == 1 && src.size(3) == dst.size(3);
   if (ends_with(name, ".attn.rel_pos_h") || ends_with(name, ".attn.rel_pos_w"))
     return src.size(1) == dst.size(1) && src.size(0) > 0;
   return false;
@@ -43,67 +36,33 @@ bool resizable(const std::string& name, const torch::Tensor& dst, const torch::T
 
 SamLoadReport SamImpl::load_state_dict(const StateDict& sd, const std::string& prefix,
                                        const std::string& source) {
-  torch::NoGradGuard no_grad;
-  SamLoadReport report;
-  std::vector<std::string> missing, unexpected, mismatched;
-  std::set<std::string> used;
-  auto take = [&](const std::string& name, torch::Tensor& dst) {
-    const std::string key = prefix + name;
-    auto it = sd.find(key);
-    if (it == sd.end()) {
-      missing.push_back(key);
-      return;
+  SamLoadReport r;
+  {
+    // Position tables of another grid/window size: take the checkpoint's size
+    // first, so that the copy below fits and the forward pass resamples.
+    torch::NoGradGuard no_grad;
+    for (auto& p : named_parameters(/*recurse=*/true)) {
+      auto it = sd.find(prefix + p.key());
+      if (it == sd.end() || it->second.sizes() == p.value().sizes() || !resizable(p.key(), p.value(), it->second))
+        continue;
+      std::ostringstream os;
+      os << it->first << " " << it->second.sizes() << " (model " << p.value().sizes() << ")";
+      p.value().set_data(torch::empty(it->second.sizes(), p.value().options()));
+      r.resized.push_back(os.str());
     }
-    used.insert(key);
-    const torch::Tensor& src = it->second;
-    if (src.is_floating_point() != dst.is_floating_point() ||
-        (!src.is_floating_point() && src.scalar_type() != dst.scalar_type())) {
-      mismatched.push_back(key + ": dtype " + std::string(c10::toString(src.scalar_type())) + " vs model " +
-                           std::string(c10::toString(dst.scalar_type())));
-      return;
-    }
-    if (src.sizes() != dst.sizes()) {
-      if (!resizable(name, dst, src)) {
-        mismatched.push_back(key + ": shape " + shape_str(src.sizes()) + " in the file vs " +
-                             shape_str(dst.sizes()) + " in the model");
-        return;
-      }
-      dst.set_data(src.to(dst.options()).clone());
-      report.resized.push_back(key + " " + shape_str(src.sizes()));
-      ++report.loaded;
-      return;
-    }
-    dst.copy_(src);
-    ++report.loaded;
-  };
-  for (auto& p : named_parameters(/*recurse=*/true)) take(p.key(), p.value());
-  for (auto& b : named_buffers(/*recurse=*/true)) take(b.key(), b.value());
-  for (const auto& kv : sd)
-    if (kv.first.compare(0, prefix.size(), prefix) == 0 && !used.count(kv.first)) unexpected.push_back(kv.first);
-
-  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::ostringstream os;
-    auto list = [&](const char* what, const std::vector<std::string>& v) {
-      if (v.empty()) return;
-      os << "\n  " << v.size() << " " << what << ":";
-      for (const auto& k : v) os << "\n    " << k;
-    };
-    list("missing", missing);
-    list("unexpected", unexpected);
-    list("mismatched", mismatched);
-    fail("SAM weights from ", source, (prefix.empty() ? "" : " (prefix '" + prefix + "')"),
-         " do not match the model (encoder dim ", config_.encoder_embed_dim, ", depth ",
-         config_.encoder_depth, ", img_size ", config_.img_size, "):", os.str());
   }
-  return report;
+  LoadOptions opt;
+  opt.prefix = prefix;
+  r.keys = load_into(*this, sd, opt);
+  std::ostringstream what;
+  what << "SAM weights (encoder dim " << config_.encoder_embed_dim << ", depth " << config_.encoder_depth
+       << ", img_size " << config_.img_size << (prefix.empty() ? "" : ", prefix '" + prefix + "'") << ")";
+  r.keys.check(what.str(), source);
+  for (const auto& s : r.resized) LOG(INFO) << "SAM: " << s << " is resampled at run time";
+  return r;
 }
 
-StateDict SamImpl::state_dict(const std::string& prefix) const {
-  StateDict out;
-  for (const auto& p : named_parameters(true)) out[prefix + p.key()] = p.value().detach();
-  for (const auto& b : named_buffers(true)) out[prefix + b.key()] = b.value().detach();
-  return out;
-}
+StateDict SamImpl::state_dict(const std::string& prefix) const { return module_state(*this, prefix); }
 
 torch::Tensor SamImpl::image_embeddings(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;

@@ -28,6 +28,7 @@
 #include "model/sam_image_encoder.h"
 #include "model/sam_mask_decoder.h"
 #include "model/sam_prompt_encoder.h"
+#include "model/weight_loading.h"
 
 namespace rd::sam {
 
@@ -38,7 +39,7 @@ struct SamPrediction {
 };
 
 struct SamLoadReport {
-  int64_t loaded = 0;                // tensors copied
+  LoadReport keys;                   // every key loaded (missing/unexpected/mismatched raise)
   std::vector<std::string> resized;  // pos_embed / rel_pos_* taken at the checkpoint's size
 };
 
@@ -46,12 +47,13 @@ class SamImpl : public torch::nn::Module {
  public:
   explicit SamImpl(SamConfig config);
 
-  // Loads `prefix + name` for every parameter and buffer (floating tensors
-  // are converted to the module's dtype, and kept on its device). Missing
-  // keys, unexpected keys under the prefix and shape mismatches all raise one
-  // rd::Error naming every offending key and `source`. pos_embed and
-  // rel_pos_{h,w} of another grid/window size are taken as they are and
-  // interpolated at run time (like the reference for rel_pos).
+  // Loads `prefix + name` for every parameter and buffer (rd::load_into:
+  // floating tensors are converted to the module's dtype, and kept on its
+  // device). Missing keys, unexpected keys under the prefix and shape
+  // mismatches all raise one rd::Error naming every offending key and
+  // `source`. pos_embed and rel_pos_{h,w} of another grid/window size are
+  // taken as they are and interpolated at run time (like the reference does
+  // for rel_pos).
   SamLoadReport load_state_dict(const StateDict& sd, const std::string& prefix = "",
                                 const std::string& source = "state dict");
 
