@@ -1,0 +1,41 @@
+// Loading Hugging Face LLaMA weights into LlamaForCausalLM by name. Every
+// model parameter must be found with the right shape and every checkpoint key
+// must be used: missing, unexpected and mismatched keys are reported by name
+// (nothing is silently left at its random init).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "checkpoints/formats/state_dict.h"
+#include "model/llama.h"
+
+namespace rd {
+
+struct LlamaLoadReport {
+  std::vector<std::string> loaded, missing, unexpected, mismatched, ignored;
+  bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  std::string describe() const;  // every bad key, one per line
+};
+
+struct LlamaLoadOptions {
+  // Keys that are not LLaMA keys (a LLaVA/READ checkpoint also holds
+  // model.mm_projector.*, model.visual_model.*, ...) are ignored instead of
+  // reported as unexpected. LLaMA-looking keys the model lacks
+  // (model.layers.99...., model.foo) are still reported.
+  bool ignore_non_llama_keys = false;
+  // LoRA parameters of the model may be absent (loading base weights into a
+  // model that already has adapters).
+  bool lora_optional = true;
+  // Throw rd::Error naming every bad key unless the report is ok().
+  bool strict = true;
+};
+
+// Copies sd into the model (no autograd; floating tensors are converted to
+// the parameter's dtype). `model.layers.N.self_attn.rotary_emb.inv_freq`
+// buffers (persistent in transformers <= 4.30 checkpoints) are not
+// parameters: they are checked against 1/theta^(2i/head_dim) (an error names
+// the key if they differ, e.g. a scaled-RoPE checkpoint) and skipped.
+LlamaLoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
+                                   const std::string& source, const LlamaLoadOptions& options = {});
+
+}  // namespace rd
