@@ -135,6 +135,12 @@ torch::Tensor llama_attention_mask(const torch::Tensor& attention_mask, int64_t 
                attention_mask.sizes());
     torch::Tensor keys = attention_mask.to(device).ne(0).view({batch, 1, 1, S});
     allowed = allowed & keys;
+    // A padding query under left padding sees no key at all; HF then spreads
+    // it uniformly over every key (so its value depends on the sequence
+    // length). Let such rows see only themselves: a defined value that a KV
+    // cache reproduces. Rows with any visible key are untouched.
+    torch::Tensor self = kpos.eq(qpos).view({1, 1, q_len, S});
+    allowed = allowed | (self & allowed.any(-1, /*keepdim=*/true).logical_not());
   } else {
     allowed = allowed.expand({batch, 1, q_len, S});
   }

@@ -107,8 +107,10 @@ struct LlamaOutput {
 // Additive attention mask [B, 1, T, past + T] in `dtype`: 0 where a query
 // may attend (key position <= past + query position and key not padding),
 // finfo(dtype).min elsewhere. HF sums a causal and a padding mask (so a key
-// masked twice gets -inf); rows with at least one visible key are identical,
-// and rows with none (padding queries under left padding) stay finite here.
+// masked twice gets -inf); rows with at least one visible key are identical.
+// Rows with none (padding queries under left padding) attend to themselves
+// only, a finite value independent of the sequence length (HF: a uniform
+// average over every key); nothing downstream reads those rows.
 torch::Tensor llama_attention_mask(const torch::Tensor& attention_mask, int64_t batch, int64_t q_len,
                                    int64_t past, torch::Dtype dtype, const torch::Device& device);
 
