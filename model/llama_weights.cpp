@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "checkpoints/formats/load_state_dict.h"
 #include "common/error.h"
 
 namespace rd {
@@ -37,53 +38,91 @@ std::string LlamaLoadReport::describe() const {
   return os.str();
 }
 
+namespace {
+
+// Copies the tensors of one dict (the whole checkpoint or one shard) that
+// name a parameter; everything else is classified for the report.
+class Loader {
+ public:
+  Loader(LlamaForCausalLMImpl& model, const LlamaLoadOptions& opt)
+      : model_(model), opt_(opt), params_(model.named_parameters(/*recurse=*/true)) {}
+
+  void add(const StateDict& sd, const std::string& source) {
+    torch::NoGradGuard no_grad;
+    const LlamaConfig& c = model_.config();
+    static const std::regex inv_freq_re(R"(^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$)");
+    for (const auto& [key, src] : sd) {
+      if (const torch::Tensor* dst_p = params_.find(key)) {
+        READ_CHECK(!seen_.count(key), source, ": key ", key, " appears in two files");
+        seen_.insert(key);
+        torch::Tensor dst = *dst_p;
+        if (src.sizes() != dst.sizes() || !src.is_floating_point()) {
+          r_.mismatched.push_back(key + ": file " + shape_str(src.sizes()) + " " +
+                                  std::string(c10::toString(src.scalar_type())) + " vs model " +
+                                  shape_str(dst.sizes()) + " " + std::string(c10::toString(dst.scalar_type())));
+          continue;
+        }
+        dst.copy_(src);
+        r_.loaded.push_back(key);
+        continue;
+      }
+      std::smatch m;
+      if (std::regex_match(key, m, inv_freq_re) && std::stoll(m[1]) < c.num_hidden_layers) {
+        if (!want_inv_.defined()) want_inv_ = rotary_inv_freq(c.head_dim(), c.rope_theta, torch::kCPU);
+        const torch::Tensor got = src.to(torch::kCPU, torch::kFloat32);
+        READ_CHECK(got.sizes() == want_inv_.sizes() && torch::allclose(got, want_inv_, 1e-5, 1e-7), source,
+                   ": ", key, " differs from 1/", c.rope_theta, "^(2i/", c.head_dim(),
+                   ") (scaled or different RoPE? not supported)");
+        r_.ignored.push_back(key);
+      } else if (opt_.ignore_non_llama_keys && !is_llama_key(key)) {
+        r_.ignored.push_back(key);
+      } else {
+        r_.unexpected.push_back(key);
+      }
+    }
+  }
+
+  LlamaLoadReport finish(const std::string& source) {
+    for (const auto& p : params_) {
+      if (seen_.count(p.key())) continue;
+      if (!(opt_.lora_optional && is_lora_parameter(p.key()))) r_.missing.push_back(p.key());
+    }
+    if (opt_.strict && !r_.ok()) fail("LLaMA weights from ", source, " do not match the model", r_.describe());
+    return r_;
+  }
+
+ private:
+  LlamaForCausalLMImpl& model_;
+  const LlamaLoadOptions& opt_;
+  torch::OrderedDict<std::string, torch::Tensor> params_;
+  std::set<std::string> seen_;
+  torch::Tensor want_inv_;
+  LlamaLoadReport r_;
+};
+
+}  // namespace
+
 LlamaLoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
                                    const std::string& source, const LlamaLoadOptions& opt) {
-  LlamaLoadReport r;
-  torch::NoGradGuard no_grad;
-  const LlamaConfig& c = model.config();
-  std::set<std::string> used;
-  for (auto& p : model.named_parameters(/*recurse=*/true)) {
-    const std::string& key = p.key();
-    torch::Tensor dst = p.value();
-    auto it = sd.find(key);
-    if (it == sd.end()) {
-      if (!(opt.lora_optional && is_lora_parameter(key))) r.missing.push_back(key);
-      continue;
-    }
-    used.insert(key);
-    const torch::Tensor& src = it->second;
-    if (src.sizes() != dst.sizes() || !src.is_floating_point()) {
-      r.mismatched.push_back(key + ": file " + shape_str(src.sizes()) + " " +
-                             std::string(c10::toString(src.scalar_type())) + " vs model " +
-                             shape_str(dst.sizes()) + " " + std::string(c10::toString(dst.scalar_type())));
-      continue;
-    }
-    dst.copy_(src);
-    r.loaded.push_back(key);
-  }
-  static const std::regex inv_freq_re(R"(^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$)");
-  torch::Tensor want_inv;
-  for (const auto& [key, t] : sd) {
-    if (used.count(key)) continue;
-    std::smatch m;
-    if (std::regex_match(key, m, inv_freq_re) && std::stoll(m[1]) < c.num_hidden_layers) {
-      if (!want_inv.defined()) want_inv = rotary_inv_freq(c.head_dim(), c.rope_theta, torch::kCPU);
-      const torch::Tensor got = t.to(torch::kCPU, torch::kFloat32);
-      READ_CHECK(got.sizes() == want_inv.sizes() && torch::allclose(got, want_inv, 1e-5, 1e-7), source,
-                 ": ", key, " differs from 1/", c.rope_theta, "^(2i/", c.head_dim(),
-                 ") (scaled or different RoPE? not supported)");
-      r.ignored.push_back(key);
-      continue;
-    }
-    if (opt.ignore_non_llama_keys && !is_llama_key(key)) {
-      r.ignored.push_back(key);
-      continue;
-    }
-    r.unexpected.push_back(key);
-  }
-  if (opt.strict && !r.ok()) fail("LLaMA weights from ", source, " do not match the model", r.describe());
-  return r;
+  Loader l(model, opt);
+  l.add(sd, source);
+  return l.finish(source);
+}
+
+LlamaLoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
+                                      const LlamaLoadOptions& opt) {
+  Loader l(model, opt);
+  for_each_weight_file(find_weight_files(path),
+                       [&](const std::string& file, StateDict& tensors) { l.add(tensors, file); });
+  return l.finish(path);
+}
+
+LlamaForCausalLM llama_from_pretrained(const std::string& folder, torch::Dtype dtype,
+                                       const LlamaLoadOptions& opt) {
+  LlamaForCausalLM m(LlamaConfig::from_file(folder));
+  m->to(dtype);
+  load_llama_checkpoint(*m, folder, opt);
+  return m;
 }
 
 }  // namespace rd

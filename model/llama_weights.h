@@ -38,4 +38,14 @@ struct LlamaLoadOptions {
 LlamaLoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
                                    const std::string& source, const LlamaLoadOptions& options = {});
 
+// The same from a checkpoint on disk (any layout rd::load_state_dict reads:
+// a .safetensors/.bin file or a HF folder, sharded or not), one shard in
+// memory at a time.
+LlamaLoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
+                                      const LlamaLoadOptions& options = {});
+
+// A HF LLaMA folder: config.json + weights, parameters in `dtype`.
+LlamaForCausalLM llama_from_pretrained(const std::string& folder, torch::Dtype dtype = torch::kFloat32,
+                                       const LlamaLoadOptions& options = {});
+
 }  // namespace rd

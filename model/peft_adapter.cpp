@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "checkpoints/formats/load_state_dict.h"
 #include "checkpoints/formats/safetensors.h"
 #include "common/error.h"
 
@@ -89,9 +90,9 @@ StateDict module_to_peft_names(const StateDict& ours) {
 StateDict read_peft_adapter_weights(const std::string& folder) {
   const fs::path st = fs::path(folder) / "adapter_model.safetensors";
   const fs::path bin = fs::path(folder) / "adapter_model.bin";
-  if (fs::exists(st)) return peft_to_module_names(load_safetensors(st.string()), st.string());
-  READ_CHECK(fs::exists(bin), folder, ": neither adapter_model.safetensors nor adapter_model.bin");
-  fail(bin.string(), ": reading torch.save adapters needs checkpoints/formats' load_state_dict");
+  const fs::path file = fs::exists(st) ? st : bin;
+  READ_CHECK(fs::exists(file), folder, ": neither adapter_model.safetensors nor adapter_model.bin");
+  return peft_to_module_names(load_weight_file(file.string()), file.string());
 }
 
 LoraConfig load_peft_adapter(torch::nn::Module& root, const std::string& folder) {

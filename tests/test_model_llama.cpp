@@ -10,7 +10,8 @@
 #include "model/llama_generate.h"
 #include "model/llama_weights.h"
 #include "tests/harness/fixtures.h"
-#include "tests/model_llama_util.h"
+#include "checkpoints/formats/load_state_dict.h"
+#include "common/error.h"
 
 namespace fs = std::filesystem;
 using rd::testing::cases_of_kind;
@@ -113,11 +114,14 @@ TEST(Llama, EveryFixtureCaseMatches) {
 void run_llama_case(const FixtureCase& c) {
   {
     rd::LlamaConfig cfg = rd::LlamaConfig::from_file(c.file("config"));
-    rd::LlamaForCausalLM m(cfg);
+    // The folder as a whole (shard by shard), and as one dict: the same weights.
+    rd::LlamaForCausalLM m = rd::llama_from_pretrained(c.file("model_dir"));
     m->eval();
-    rd::StateDict sd = rd::test::load_case_weights(c.path(c.spec()["files"].value("model_dir", ".")));
-    rd::LlamaLoadReport rep = rd::load_llama_weights(*m, sd, c.name());
+    rd::LlamaForCausalLM m2(cfg);
+    rd::LlamaLoadReport rep = rd::load_llama_weights(*m2, rd::load_state_dict(c.file("model_dir")), c.name());
     EXPECT_EQ(rep.loaded.size(), m->parameters().size());
+    for (const auto& p : m2->named_parameters())
+      EXPECT_TRUE(torch::equal(p.value(), m->named_parameters()[p.key()])) << p.key();
 
     rd::LlamaInputs in;
     in.input_ids = c.input("input_ids");

@@ -10,7 +10,8 @@
 #include "model/lora.h"
 #include "model/peft_adapter.h"
 #include "tests/harness/fixtures.h"
-#include "tests/model_llama_util.h"
+#include "checkpoints/formats/load_state_dict.h"
+#include "common/error.h"
 
 namespace fs = std::filesystem;
 using rd::testing::cases_of_kind;
@@ -56,7 +57,7 @@ void run_lora_case(const rd::testing::FixtureCase& c) {
     rd::LlamaConfig cfg = rd::LlamaConfig::from_file(c.file("base_config"));
     rd::LlamaForCausalLM m(cfg);
     m->eval();
-    rd::load_llama_weights(*m, rd::test::load_case_weights(c.file("base_model_dir")), c.name());
+    rd::load_llama_weights(*m, rd::load_state_dict(c.file("base_model_dir")), c.name());
     rd::LlamaInputs in;
     in.input_ids = c.input("input_ids");
     in.attention_mask = c.input("attention_mask");
