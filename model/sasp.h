@@ -38,6 +38,10 @@ struct SaspConfig {
   // (dropped mass < 1e-9). A negative value selects the reference's
   // full-image sum (slow; kept for tests and the benchmark).
   int64_t window_radius = 0;
+  // Also build the full H x W origin_sm (SaspResult::origin_sm) although the
+  // local window only needs (2r+1)^2 pixels per point: tests and diagnostics.
+  // Always built for the full-grid D2C. Not a YAML key.
+  bool keep_origin_sm = false;
 
   // Keys: num_points, t_pos, t_neg, down_sample, target_size,
   // variant ("code" | "paper"), eps, window_radius.
@@ -48,9 +52,10 @@ struct SaspConfig {
 std::string to_string(SaspConfig::Variant v);
 SaspConfig::Variant parse_sasp_variant(const std::string& s);
 
-// 3.1: s_i = sum_c image_hidden[i, c] * seg_hidden[c] (elementwise product
-// then sum, as the reference; the CLIP-Surgery weight is 1 for one text
-// feature). image_hidden [Nt, D], seg_hidden [D] or [1, D] -> [Nt] (input dtype).
+// 3.1: s_i = sum_c image_hidden[i, c] * seg_hidden[c] (the CLIP-Surgery
+// weight of the reference is 1 for one text feature), computed as a
+// matrix-vector product. image_hidden [Nt, D], seg_hidden [D] or [1, D] ->
+// [Nt] (input dtype).
 torch::Tensor sasp_similarity(const torch::Tensor& image_hidden, const torch::Tensor& seg_hidden);
 
 // Min-max normalisation to [0, 1]. Improvement (spec 10.5): a constant input
@@ -75,6 +80,15 @@ SaspPad sasp_pad(int64_t H, int64_t W, int64_t target);
 // Differentiable in `sim`.
 torch::Tensor origin_similarity_map(const torch::Tensor& sim, int64_t H, int64_t W,
                                     int64_t target_size = 336);
+
+// origin_sm at the given pixels only (ys, xs: i64 row / column indices of any
+// shape, returned with that shape): the padded target-size map interpolated
+// with the bilinear kernel's own taps and weights, i.e. equal to indexing
+// origin_similarity_map() (to float32 rounding) without building the H x W
+// map. Differentiable in `sim`.
+torch::Tensor origin_similarity_map_at(const torch::Tensor& sim, int64_t H, int64_t W,
+                                       int64_t target_size, const torch::Tensor& ys,
+                                       const torch::Tensor& xs);
 
 // 3.3: the coarse selection grid.
 struct CoarseGrid {
@@ -108,6 +122,14 @@ torch::Tensor discrete_coordinates(const torch::Tensor& indices, const CoarseGri
 torch::Tensor discrete_to_continuous(const torch::Tensor& origin_sm,
                                      const torch::Tensor& points_discrete, int64_t radius,
                                      SaspConfig::Variant variant = SaspConfig::Variant::kCode);
+// The same from the similarity vector: origin_sm is evaluated only at the
+// window pixels (origin_similarity_map_at), so the cost no longer grows with
+// the image size. This is what similarity_as_points uses.
+torch::Tensor discrete_to_continuous_from_similarity(const torch::Tensor& sim, int64_t H, int64_t W,
+                                                     int64_t target_size,
+                                                     const torch::Tensor& points_discrete,
+                                                     int64_t radius,
+                                                     SaspConfig::Variant variant = SaspConfig::Variant::kCode);
 // The reference's version: softmax over all H*W pixels, one full-image pass per point.
 torch::Tensor discrete_to_continuous_full_grid(
     const torch::Tensor& origin_sm, const torch::Tensor& points_discrete,
@@ -127,7 +149,7 @@ struct SaspResult {
   torch::Tensor labels;           // i64 [K]
   // intermediates (for tests and diagnostics)
   torch::Tensor similarity;       // [Nt] input dtype
-  torch::Tensor origin_sm;        // f32 [H, W]
+  torch::Tensor origin_sm;        // f32 [H, W]; only with keep_origin_sm or the full grid
   CoarseGrid grid;
   SaspSelection selection;
   torch::Tensor points_discrete;  // i64 [K, 2]

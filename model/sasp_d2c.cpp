@@ -32,36 +32,70 @@ static torch::Tensor empty_points(const torch::Tensor& origin_sm) {
 // than the reference's sum w * g in float32 (its error is ~1e-4 px).
 // Gradients reach origin_sm through the weights, as in the reference (the
 // integer q carries none).
+namespace {
+// The (2r+1)^2 window around each discrete point, row-major.
+struct Window {
+  torch::Tensor dx, dy;        // [O] offsets
+  torch::Tensor px, py;        // [K, 1] discrete points
+  torch::Tensor gx, gy;        // [K, O] pixel coordinates, clamped into the image
+  torch::Tensor valid;         // [K, O] inside the image
+};
+Window make_window(const torch::Tensor& points_discrete, int64_t radius, int64_t H, int64_t W,
+                   torch::Device dev) {
+  READ_CHECK(radius >= 1, "SasP D2C: window radius must be >= 1, got ", radius);
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  Window w;
+  torch::Tensor off = torch::arange(-radius, radius + 1, i64);
+  const int64_t side = 2 * radius + 1;
+  w.dy = off.repeat_interleave(side);
+  w.dx = off.repeat({side});
+  torch::Tensor pts = points_discrete.to(i64);
+  w.px = pts.select(1, 0).unsqueeze(1);
+  w.py = pts.select(1, 1).unsqueeze(1);
+  torch::Tensor gx = w.px + w.dx, gy = w.py + w.dy;
+  w.valid = gx.ge(0) & gx.lt(W) & gy.ge(0) & gy.lt(H);
+  w.gx = gx.clamp(0, W - 1);
+  w.gy = gy.clamp(0, H - 1);
+  return w;
+}
+
+// q' = q + sum_g softmax_g(origin_sm(g) - dist(g, q)) (g - q) over the window.
+torch::Tensor d2c_core(const Window& w, const torch::Tensor& vals, SaspConfig::Variant variant) {
+  torch::Tensor dxf = w.dx.to(vals.scalar_type()), dyf = w.dy.to(vals.scalar_type());
+  torch::Tensor dist = dxf * dxf + dyf * dyf;  // exact integers in float32
+  if (variant == SaspConfig::Variant::kPaper) dist = dist.sqrt();  // the paper's exp(-d)
+  torch::Tensor logits =
+      (vals - dist).masked_fill(~w.valid, -std::numeric_limits<double>::infinity());
+  torch::Tensor p = torch::softmax(logits, 1);  // the centre pixel is always valid
+  torch::Tensor cx = w.px.to(p.scalar_type()).squeeze(1) + (p * dxf).sum(1);
+  torch::Tensor cy = w.py.to(p.scalar_type()).squeeze(1) + (p * dyf).sum(1);
+  return torch::stack({cx, cy}, 1);
+}
+}  // namespace
+
 torch::Tensor discrete_to_continuous(const torch::Tensor& origin_sm,
                                      const torch::Tensor& points_discrete, int64_t radius,
                                      SaspConfig::Variant variant) {
   check_d2c_inputs(origin_sm, points_discrete);
-  READ_CHECK(radius >= 1, "SasP D2C: window radius must be >= 1, got ", radius);
   const int64_t K = points_discrete.size(0);
   if (K == 0) return empty_points(origin_sm);
   const int64_t H = origin_sm.size(0), W = origin_sm.size(1);
-  auto dev = origin_sm.device();
-  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  Window w = make_window(points_discrete, radius, H, W, origin_sm.device());
+  torch::Tensor vals =
+      origin_sm.reshape(-1).index_select(0, (w.gy * W + w.gx).reshape(-1)).reshape(w.gx.sizes());
+  return d2c_core(w, vals, variant);
+}
 
-  torch::Tensor off = torch::arange(-radius, radius + 1, i64);
-  const int64_t side = 2 * radius + 1;
-  torch::Tensor dy = off.repeat_interleave(side);  // [O], O = side^2, row-major window
-  torch::Tensor dx = off.repeat({side});
-  torch::Tensor pts = points_discrete.to(i64);
-  torch::Tensor px = pts.select(1, 0).unsqueeze(1), py = pts.select(1, 1).unsqueeze(1);
-  torch::Tensor gx = px + dx, gy = py + dy;  // [K, O]
-  torch::Tensor valid = gx.ge(0) & gx.lt(W) & gy.ge(0) & gy.lt(H);
-  torch::Tensor flat = gy.clamp(0, H - 1) * W + gx.clamp(0, W - 1);
-  torch::Tensor vals = origin_sm.reshape(-1).index_select(0, flat.reshape(-1)).reshape({K, side * side});
-
-  torch::Tensor dxf = dx.to(origin_sm.scalar_type()), dyf = dy.to(origin_sm.scalar_type());
-  torch::Tensor dist = dxf * dxf + dyf * dyf;  // exact integers in float32
-  if (variant == SaspConfig::Variant::kPaper) dist = dist.sqrt();  // the paper's exp(-d)
-  torch::Tensor logits = (vals - dist).masked_fill(~valid, -std::numeric_limits<double>::infinity());
-  torch::Tensor w = torch::softmax(logits, 1);  // the centre pixel is always valid
-  torch::Tensor cx = px.to(w.scalar_type()).squeeze(1) + (w * dxf).sum(1);
-  torch::Tensor cy = py.to(w.scalar_type()).squeeze(1) + (w * dyf).sum(1);
-  return torch::stack({cx, cy}, 1);
+torch::Tensor discrete_to_continuous_from_similarity(const torch::Tensor& sim, int64_t H, int64_t W,
+                                                     int64_t target_size,
+                                                     const torch::Tensor& points_discrete,
+                                                     int64_t radius, SaspConfig::Variant variant) {
+  READ_CHECK(points_discrete.dim() == 2 && points_discrete.size(1) == 2,
+             "SasP D2C: points must be [K, 2], got ", points_discrete.sizes());
+  Window w = make_window(points_discrete, radius, H, W, sim.device());
+  torch::Tensor vals = origin_similarity_map_at(sim, H, W, target_size, w.gy, w.gx);
+  if (points_discrete.size(0) == 0) return vals.reshape(-1).narrow(0, 0, 0).reshape({0, 2});
+  return d2c_core(w, vals, variant);
 }
 
 torch::Tensor discrete_to_continuous_full_grid(const torch::Tensor& origin_sm,

@@ -126,14 +126,19 @@ SaspResult similarity_map_to_points(const torch::Tensor& sim, int64_t H, int64_t
                                     const SaspConfig& cfg) {
   SaspResult r;
   r.similarity = sim;
-  r.origin_sm = origin_similarity_map(sim, H, W, cfg.target_size);
   r.grid = coarse_grid(sim, H, W, cfg.down_sample);
   r.selection = select_points(r.grid, cfg);
   r.labels = r.selection.labels;
   r.points_discrete = discrete_coordinates(r.selection.indices, r.grid, H, W);
   int64_t radius = cfg.effective_window_radius();
-  r.points = radius < 0 ? discrete_to_continuous_full_grid(r.origin_sm, r.points_discrete, cfg.variant)
-                        : discrete_to_continuous(r.origin_sm, r.points_discrete, radius, cfg.variant);
+  if (radius < 0 || cfg.keep_origin_sm)
+    r.origin_sm = origin_similarity_map(sim, H, W, cfg.target_size);
+  // Improvement: the reference builds the H x W map and sums over all of it
+  // for every point; the window needs origin_sm at (2r+1)^2 pixels per point.
+  r.points = radius < 0
+                 ? discrete_to_continuous_full_grid(r.origin_sm, r.points_discrete, cfg.variant)
+                 : discrete_to_continuous_from_similarity(sim, H, W, cfg.target_size,
+                                                          r.points_discrete, radius, cfg.variant);
   return r;
 }
 

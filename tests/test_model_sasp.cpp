@@ -15,8 +15,10 @@ using rd::testing::tensors_close;
 
 namespace {
 
-SaspConfig config_of(const nlohmann::json& c) {
+// keep_origin_sm: also build the full H x W map (the model does not need it).
+SaspConfig config_of(const nlohmann::json& c, bool keep_origin_sm = true) {
   SaspConfig cfg;
+  cfg.keep_origin_sm = keep_origin_sm;
   cfg.num_points = c.at("num_points").get<int64_t>();
   cfg.t_pos = c.at("t_pos").get<double>();
   cfg.t_neg = c.at("t_neg").get<double>();
@@ -81,7 +83,7 @@ TEST(Sasp, FixturePointsStageFromStoredSimilarity) {
 TEST(Sasp, FixtureFullPipelineAndGradients) {
   for (const FixtureCase& c : rd::testing::cases_of_kind("sasp")) {
     SCOPED_TRACE(c.name());
-    SaspConfig cfg = config_of(c.config());
+    SaspConfig cfg = config_of(c.config(), /*keep_origin_sm=*/false);  // the model's path
     auto [H, W] = shape_of(c.input("shape"));
     torch::Tensor ih = c.input("image_hidden").clone().requires_grad_(true);
     torch::Tensor sh = c.input("seg_hidden").clone().requires_grad_(true);
@@ -111,7 +113,7 @@ TEST(Sasp, ReadForwardConversations) {
   for (const FixtureCase& c : rd::testing::cases_of_kind("read_forward")) {
     SCOPED_TRACE(c.name());
     const auto& cf = c.config();
-    SaspConfig cfg = config_of(cf.at("sasp"));
+    SaspConfig cfg = config_of(cf.at("sasp"), /*keep_origin_sm=*/false);  // the model's path
     cfg.target_size = cf.value("sasp_target_size", int64_t{336});
     int64_t long_side = cf.at("apply_coords_long_side").get<int64_t>();
     torch::Tensor orig = c.input("original_size"), sam_in = c.input("sam_input_size");
@@ -179,16 +181,44 @@ TEST(Sasp, LocalWindowEqualsFullGrid) {
       double err_full = (full32.to(torch::kFloat64) - full).abs().max().item<double>();
       EXPECT_LE(err_local, err_full + 1e-6);
     }
-    // The configured radius is what the pipeline used.
-    EXPECT_TRUE(tensors_close("pipeline == local",
+    // The pipeline (origin_sm sampled in the window only) == local window on
+    // the full map, to float32 rounding of the sampled map values.
+    EXPECT_TRUE(tensors_close("pipeline == local on the full map",
                               r.points, rd::discrete_to_continuous(r.origin_sm, r.points_discrete, radius),
-                              Tolerance{0, 0, true}));
+                              Tolerance{1e-6, 1.2e-7}));
     // The full-grid mode of the pipeline (window_radius < 0) gives the same points.
     SaspConfig fc = cfg;
     fc.window_radius = -1;
     rd::SaspResult rf = rd::similarity_map_to_points(c.want("similarity"), H, W, fc);
     EXPECT_MATCHES(c, "points", rf.points);
   }
+}
+
+// origin_sm sampled at chosen pixels equals the full H x W map there (the
+// model's D2C path never builds the full map).
+TEST(Sasp, OriginMapAtPixelsEqualsFullMap) {
+  for (const FixtureCase& c : rd::testing::cases_of_kind("sasp")) {
+    SCOPED_TRACE(c.name());
+    auto [H, W] = shape_of(c.input("shape"));
+    torch::Tensor sim = c.want("similarity");
+    torch::Tensor full = rd::origin_similarity_map(sim, H, W, 336);
+    // every pixel, as [H, W] index grids
+    torch::Tensor ys = torch::arange(H).unsqueeze(1).expand({H, W}).contiguous();
+    torch::Tensor xs = torch::arange(W).unsqueeze(0).expand({H, W}).contiguous();
+    torch::Tensor at = rd::origin_similarity_map_at(sim, H, W, 336, ys, xs);
+    EXPECT_TRUE(tensors_close("origin_sm at pixels vs full map", at, full, Tolerance{2e-7, 0}));
+    if (has_want(c, "origin_sm")) EXPECT_MATCHES(c, "origin_sm", at);
+    // gradients agree too
+    torch::Tensor s1 = sim.clone().requires_grad_(true), s2 = sim.clone().requires_grad_(true);
+    torch::Tensor sel_y = torch::randint(0, H, {200}), sel_x = torch::randint(0, W, {200});
+    torch::Tensor wts = torch::rand({200});
+    (rd::origin_similarity_map(s1, H, W, 336).index({sel_y, sel_x}) * wts).sum().backward();
+    (rd::origin_similarity_map_at(s2, H, W, 336, sel_y, sel_x) * wts).sum().backward();
+    EXPECT_TRUE(tensors_close("grad via sampled map", s2.grad(), s1.grad(), Tolerance{1e-6, 1e-5}));
+  }
+  EXPECT_THROW(rd::origin_similarity_map_at(torch::randn({576}), 10, 10, 336, torch::tensor({10}),
+                                            torch::tensor({0})),
+               rd::Error);
 }
 
 // Improvement over the reference (spec 10.5): a constant similarity map would
@@ -199,6 +229,7 @@ TEST(Sasp, ConstantMapGivesFinitePoints) {
   for (auto v : {SaspConfig::Variant::kCode, SaspConfig::Variant::kPaper}) {
     SaspConfig cfg;
     cfg.variant = v;
+    cfg.keep_origin_sm = true;
     torch::Tensor ih = torch::full({576, 32}, 0.25).requires_grad_(true);
     torch::Tensor sh = torch::randn({1, 32}).requires_grad_(true);
     rd::SaspResult r = rd::similarity_as_points(ih, sh, H, W, cfg);
