@@ -261,8 +261,13 @@ void LlamaForCausalLMImpl::resize_token_embeddings(int64_t new_vocab, double std
   const int64_t keep = std::min(new_vocab, c.vocab_size);
   w.narrow(0, 0, keep).copy_(old.narrow(0, 0, keep));
   if (new_vocab > keep) w.narrow(0, keep, new_vocab - keep).normal_(0.0, std);
+  model->embed_tokens->weight.mutable_grad() = torch::Tensor();  // an old-shape grad cannot accumulate
   model->embed_tokens->weight.set_data(w);
   model->embed_tokens->options.num_embeddings(new_vocab);
+  // transformers 4.31 _get_resized_embeddings builds nn.Embedding(new, D)
+  // without padding_idx, so after READ's resize the pad row is trained like
+  // any other row. Kept: it is what the released checkpoints saw.
+  model->embed_tokens->options.padding_idx(c10::nullopt);
   lm_head->resize_out_features(new_vocab, std);
   c.vocab_size = new_vocab;
 }

@@ -150,6 +150,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // Grows or shrinks the vocabulary: keeps the first rows of embed_tokens
   // and lm_head, new rows ~ N(0, std) (HF resize_token_embeddings with
   // initializer_range 0.02; READ: 32000 -> 32003). Call before adding LoRA.
+  // Like HF 4.31, the resized embedding has no padding_idx any more.
   void resize_token_embeddings(int64_t new_vocab, double std = 0.02);
 
   LlamaModel model{nullptr};

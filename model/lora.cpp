@@ -96,6 +96,7 @@ void LoraLinearImpl::resize_out_features(int64_t out, double std) {
   int64_t keep = std::min(out, out_);
   w.narrow(0, 0, keep).copy_(weight.narrow(0, 0, keep));
   if (out > keep) w.narrow(0, keep, out - keep).normal_(0.0, std);
+  weight.mutable_grad() = torch::Tensor();  // an old-shape grad cannot accumulate
   weight.set_data(w);
   out_ = out;
 }

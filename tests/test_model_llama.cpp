@@ -378,4 +378,18 @@ TEST(Llama, ResizeTokenEmbeddingsKeepsOldRowsAndDrawsNewOnes) {
   EXPECT_EQ(m->forward(in).logits.size(2), 5003);
   in.input_ids = torch::tensor({{5003}}, torch::kInt64);
   EXPECT_THROW(m->forward(in), rd::Error);
+  // Before resizing the pad row (id 0) gets no gradient (padding_idx); after
+  // HF 4.31's resize it does.
+  rd::LlamaForCausalLM fresh_model(rd::LlamaConfig::tiny(50, 32, 1, 4));
+  auto pad_row_grad = [](rd::LlamaForCausalLM& mm) {
+    mm->zero_grad();
+    rd::LlamaInputs li;
+    li.input_ids = torch::tensor({{0, 5, 0, 7}}, torch::kInt64);
+    li.labels = torch::tensor({{0, 5, 0, 7}}, torch::kInt64);
+    mm->forward(li).loss.backward();
+    return mm->model->embed_tokens->weight.grad()[0].abs().sum().item<double>();
+  };
+  EXPECT_EQ(pad_row_grad(fresh_model), 0.0);
+  fresh_model->resize_token_embeddings(53);
+  EXPECT_GT(pad_row_grad(fresh_model), 0.0);
 }
