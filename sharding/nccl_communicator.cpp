@@ -22,7 +22,8 @@ ncclDataType_t nccl_type(torch::ScalarType t) {
     case torch::kChar: return ncclInt8;
     case torch::kByte: return ncclUint8;
     case torch::kBool: return ncclUint8;  // moved only (broadcast, all_gather)
-#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
+#if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0) && \
+    defined(__CUDA_BF16_TYPES_EXIST__)  // nccl.h declares ncclBfloat16 only then
     case torch::kBFloat16: return ncclBfloat16;
 #endif
     default: fail("nccl communicator: unsupported dtype ", t);
