@@ -137,6 +137,21 @@ ConfigReader ConfigReader::child(const std::string& key) {
   return c;
 }
 
+std::vector<ConfigReader> ConfigReader::items(const std::string& key) {
+  YAML::Node v = lookup(key);
+  std::vector<ConfigReader> out;
+  if (!v || v.IsNull()) return out;
+  if (!v.IsSequence()) wrong_type(key, "a list of mappings", v);
+  for (size_t i = 0; i < v.size(); ++i) {
+    ConfigReader c(v[i], *source_, path_of(key) + "[" + std::to_string(i) + "]");
+    c.source_ = source_;
+    c.log_ = log_;
+    children_->push_back(c);
+    out.push_back(c);
+  }
+  return out;
+}
+
 void ConfigReader::finish() const {
   if (node_ && node_.IsMap()) {
     std::vector<std::string> known(asked_->begin(), asked_->end());

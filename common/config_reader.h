@@ -45,6 +45,8 @@ class ConfigReader {
 
   bool has(const std::string& key) const;
   ConfigReader child(const std::string& key);  // nested mapping (may be absent)
+  // A list of mappings: one reader per element, paths "key[i]".
+  std::vector<ConfigReader> items(const std::string& key);
   std::string path_of(const std::string& key) const;
 
   // Errors on keys of this mapping that were never asked for.
@@ -73,6 +75,7 @@ template <typename T>
 struct YamlType;
 template <> struct YamlType<int> { static constexpr const char* name = "an integer"; };
 template <> struct YamlType<long long> { static constexpr const char* name = "an integer"; };
+template <> struct YamlType<long> { static constexpr const char* name = "an integer"; };
 template <> struct YamlType<double> { static constexpr const char* name = "a number"; };
 template <> struct YamlType<float> { static constexpr const char* name = "a number"; };
 template <> struct YamlType<bool> { static constexpr const char* name = "a boolean"; };

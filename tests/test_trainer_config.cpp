@@ -1,0 +1,39 @@
+// The training configs: the shipped 7B/13B configs parse (without their
+// weights on this machine), and bad configs give messages naming the key.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "tests/harness/fixtures.h"
+#include "trainer/train_config.h"
+
+TEST(TrainConfig, ShippedConfigsParse) {
+  for (const char* name : {"read7b.yaml", "read13b.yaml"}) {
+    auto c = rd::TrainConfig::load(rd::testing::source_dir() + "/configs/" + name, {}, /*check_paths=*/false);
+    EXPECT_EQ(c.data.mixture.size(), 6u) << name;
+    EXPECT_EQ(c.train.micro_batch_size, 2);
+    EXPECT_EQ(c.train.grad_accumulation, 10);
+    EXPECT_EQ(c.optim.zero_stage, 2);
+    EXPECT_EQ(c.model.precision, "bf16");
+    EXPECT_EQ(c.total_steps(), 10000);
+    EXPECT_NE(c.resolved.find("model.lora.r: 8"), std::string::npos);
+  }
+}
+
+TEST(TrainConfig, ErrorsNameTheKey) {
+  const std::string cfg = rd::testing::source_dir() + "/configs/read7b.yaml";
+  auto error = [&](std::vector<std::string> overrides, bool check = false) {
+    try {
+      rd::TrainConfig::load(cfg, overrides, check);
+    } catch (const rd::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error({"optim.lerning_rate=1"}), cfg + ": unknown key 'optim.lerning_rate'");
+  EXPECT_EQ(error({"optim.l=1"}), cfg + ": unknown key 'optim.l'; did you mean 'optim.lr'?");
+  EXPECT_EQ(error({"train.epochs=many"}), cfg + ": key 'train.epochs' expects an integer, got 'many'");
+  EXPECT_EQ(error({"optim.zero_stage=3"}), cfg + ": optim.zero_stage must be 0, 1 or 2");
+  EXPECT_EQ(error({"model.sasp.variant=magic"}),
+            cfg + ": key 'model.sasp.variant' is 'magic', expected one of: code, paper");
+  EXPECT_EQ(error({}, true), cfg + ": key 'model.llava_dir' names a path that does not exist: weights/llava-v1.5-7b");
+}
