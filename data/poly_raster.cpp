@@ -118,30 +118,23 @@ void collect_poly_edges(uint8_t* img, int h, int w, const std::vector<IPoint>& v
   for (int i = 0; i < count; ++i, pt0 = pt1) {
     pt1 = v[i];
     pt1.x = pt1.x << kXyShift;
-    IPoint pt0c = pt0, pt1c = pt1, t0, t1;
+    IPoint t0, t1;
     t0.y = pt0.y, t1.y = pt1.y;
     t0.x = (pt0.x + (kXyOne >> 1)) >> kXyShift;
     t1.x = (pt1.x + (kXyOne >> 1)) >> kXyShift;
     line8(img, h, w, t0, t1, value);
-    // use clipped endpoints to create a more accurate PolyEdge
-    if (static_cast<unsigned>(t0.x) >= static_cast<unsigned>(w) ||
-        static_cast<unsigned>(t1.x) >= static_cast<unsigned>(w) ||
-        static_cast<unsigned>(t0.y) >= static_cast<unsigned>(h) ||
-        static_cast<unsigned>(t1.y) >= static_cast<unsigned>(h)) {
-      clip_line_int(w, h, t0, t1);
-      if (t0.y != t1.y) pt0c.y = t0.y, pt1c.y = t1.y;
-    }
-    pt0c.x = t0.x << kXyShift;
-    pt1c.x = t1.x << kXyShift;
+    // OpenCV 4.6 builds the edge from the UNCLIPPED vertices (later versions
+    // re-derive it from the clipped outline, which moves a few pixels of
+    // polygons that leave the image: fixture rs_train_0003 tells them apart).
     if (pt0.y == pt1.y) continue;
     PolyEdge edge;
-    edge.dx = (pt1c.x - pt0c.x) / (pt1c.y - pt0c.y);
+    edge.dx = (pt1.x - pt0.x) / (pt1.y - pt0.y);
     if (pt0.y < pt1.y) {
       edge.y0 = static_cast<int>(pt0.y), edge.y1 = static_cast<int>(pt1.y);
-      edge.x = pt0c.x + (pt0.y - pt0c.y) * edge.dx;
+      edge.x = pt0.x;
     } else {
       edge.y0 = static_cast<int>(pt1.y), edge.y1 = static_cast<int>(pt0.y);
-      edge.x = pt1c.x + (pt1.y - pt1c.y) * edge.dx;
+      edge.x = pt1.x;
     }
     edges.push_back(edge);
   }

@@ -3,7 +3,8 @@
 // cv::fillPoly(img, [pts], value) (LINE_8, shift 0) pixel for pixel:
 // 8-connected Bresenham outlines (LineIterator, left-to-right, clipped with
 // clipLine) and the scanline edge-table fill (CollectPolyEdges +
-// FillEdgeCollection: left edges rounded up, right edges down, the outline
+// FillEdgeCollection as in OpenCV 4.6: left edges rounded up, right edges
+// down, edges from the unclipped vertices, the outline
 // drawn as part of the fill). ReasonSeg's LabelMe masks are drawn this way by
 // the reference (READ get_mask_from_json).
 #pragma once
