@@ -55,7 +55,10 @@ class CocoPartsSource : public RawSource {
   RecordKind kind() const override { return RecordKind::kCocoParts; }
   size_t size() const override { return order_.size(); }
   std::string item_name(size_t i) const override {
-    return json_rel_ + " image " + std::to_string(order_[i]);
+    const nlohmann::json& im = images_.at(order_[i]);
+    const bool named = im.contains("file_name") && im["file_name"].is_string();
+    return json_rel_ + " image " + std::to_string(order_[i]) +
+           (named ? " (" + layout_.image_prefix + im["file_name"].get<std::string>() + ")" : "");
   }
 
   std::optional<BuiltItem> build(size_t i, BuildContext& ctx, std::string* left_out) override {

@@ -78,7 +78,15 @@ class ReferSegSource : public RawSource {
   RecordKind kind() const override { return RecordKind::kReferSeg; }
   size_t size() const override { return order_.size(); }
   std::string item_name(size_t i) const override {
-    return refs_rel_ + " image " + std::to_string(order_[i]);
+    std::string name = refs_rel_ + " image " + std::to_string(order_[i]);
+    auto im = images_.find(order_[i]);
+    if (im != images_.end() && im->second.contains("file_name") && im->second["file_name"].is_string())
+      name += " (" + image_rel(im->second["file_name"].get<std::string>()) + ")";
+    return name;
+  }
+  std::string image_rel(const std::string& file) const {
+    return ds_.name == "refclef" ? "refer_seg/images/saiapr_tc-12/" + file
+                                 : "refer_seg/images/mscoco/images/train2014/" + file;
   }
 
   std::optional<BuiltItem> build(size_t i, BuildContext& ctx, std::string*) override {
@@ -106,9 +114,7 @@ class ReferSegSource : public RawSource {
       ann.segmentation = parse_coco_segmentation(json_at(a->second, "segmentation", aw), h, w, aw);
       rec.annotations.push_back(std::move(ann));
     }
-    const std::string img_rel =
-        ds_.name == "refclef" ? "refer_seg/images/saiapr_tc-12/" + file
-                              : "refer_seg/images/mscoco/images/train2014/" + file;
+    const std::string img_rel = image_rel(file);
     BuiltItem out;
     rec.image = ctx.image_ref(img_rel, out.blobs, h, w);
     out.record = std::move(rec);
