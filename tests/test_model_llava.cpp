@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "model/clip_vision.h"
 #include "checkpoints/formats/load_state_dict.h"
+#include "model/llava.h"
 #include "model/llava_splice.h"
 #include "model/mm_projector.h"
 #include "tests/harness/fixtures.h"
@@ -71,4 +72,59 @@ TEST(LlavaSplice, RowIndexAndErrors) {
   torch::Tensor none = torch::tensor({1, 2, 3}, torch::kLong).view({1, 3});
   EXPECT_THROW(rd::image_token_positions(none), rd::Error);
   EXPECT_THROW(rd::image_index_of_rows(torch::tensor({0, 3, 1}, torch::kLong)), rd::Error);
+}
+
+TEST(Llava, EveryCaseForwardMatchesReference) {
+  torch::NoGradGuard no_grad;
+  for (const auto& c : cases_of_kind("llava")) {
+    SCOPED_TRACE(c.name());
+    const auto& cfg = c.config();
+    rd::LlavaForCausalLM m = rd::load_llava_folder(c.file("model_dir"), c.file("vision_tower_dir"));
+    EXPECT_EQ(m->num_image_tokens(), cfg.at("num_image_tokens").get<int64_t>());
+    torch::Tensor feats = m->encode_images(c.input("pixel_values"));
+    EXPECT_MATCHES(c, "image_features", feats);
+    rd::LlavaInputs in;
+    in.input_ids = c.input("input_ids");
+    in.attention_mask = c.input("attention_mask");
+    in.labels = c.input("labels");
+    in.image_features = feats;  // one image per row here
+    in.output_hidden_states = true;
+    rd::LlavaOutput out = m->forward(in);
+    EXPECT_MATCHES(c, "inputs_embeds", out.spliced.inputs_embeds);
+    EXPECT_MATCHES(c, "logits", out.llm.logits);
+    EXPECT_MATCHES(c, "last_hidden_state", out.llm.last_hidden_state);
+    EXPECT_MATCHES(c, "loss", out.llm.loss);
+    for (size_t i = 0; i < out.llm.hidden_states.size(); ++i)
+      EXPECT_MATCHES(c, "hidden_states_" + std::to_string(i), out.llm.hidden_states[i]);
+    torch::Tensor seg = rd::seg_token_mask(in.input_ids, out.spliced, cfg.at("seg_token_idx").get<int64_t>());
+    EXPECT_MATCHES(c, "seg_hidden_states", out.llm.last_hidden_state.index({seg}));
+  }
+}
+
+TEST(Llava, ParameterNamesAreCheckpointKeys) {
+  for (const auto& c : cases_of_kind("llava")) {
+    SCOPED_TRACE(c.name());
+    rd::LlavaForCausalLM m = rd::load_llava_folder(c.file("model_dir"), c.file("vision_tower_dir"));
+    rd::StateDict file = rd::load_state_dict(c.file("weights"));
+    rd::StateDict ours = rd::module_state(*m);
+    for (const auto& [k, t] : file) {
+      ASSERT_TRUE(ours.count(k)) << k;
+      EXPECT_TRUE(torch::equal(ours[k], t)) << k;
+    }
+    for (const auto& [k, t] : ours)
+      if (!rd::is_vision_tower_key(k)) EXPECT_TRUE(file.count(k)) << "not in the checkpoint: " << k;
+    // frozen vision side, trainable LLM
+    for (const auto& p : m->named_parameters())
+      EXPECT_EQ(p.value().requires_grad(), !rd::is_vision_tower_key(p.key()) &&
+                                               p.key().find("mm_projector") == std::string::npos)
+          << p.key();
+    // a wrong key is reported by name
+    file["model.mm_projector.1.weight"] = torch::zeros({1});
+    file.erase("model.layers.0.mlp.up_proj.weight");
+    rd::LoadReport r = m->load_llava_weights(file);
+    ASSERT_EQ(r.unexpected.size(), 1u);
+    EXPECT_EQ(r.unexpected[0], "model.mm_projector.1.weight");
+    ASSERT_EQ(r.missing.size(), 1u);
+    EXPECT_EQ(r.missing[0], "model.layers.0.mlp.up_proj.weight");
+  }
 }
