@@ -36,6 +36,7 @@ uint32_t crc(const void* data, size_t n) {
   return static_cast<uint32_t>(c);
 }
 
+// Order-dependent digest of a sequence of entry CRCs (manifest checksums).
 uint32_t crc_combine(uint32_t acc, uint32_t item) { return crc(&item, 4) ^ (acc * 31u + 7u); }
 
 void put_le(std::string& s, uint64_t v, int bytes) {
@@ -340,7 +341,7 @@ std::string PackReader::blob(const std::string& key) const {
 void PackReader::verify() const {
   ReadTxn t(env_->env, dir_);
   uint32_t rec_chain = 0, blob_chain = 0;
-  size_t n_rec = 0, n_blob = 0;
+  size_t n_blob = 0;
   for (size_t i = 0; i < size_; ++i) {
     const std::string key = index_key(i), what = dir_ + " record " + std::to_string(i);
     MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
@@ -349,7 +350,6 @@ void PackReader::verify() const {
     auto [p, n] = open_envelope(v, static_cast<uint16_t>(kind_), what, &c);
     decode_record(kind_, p, n, what);
     rec_chain = crc_combine(rec_chain, c);
-    ++n_rec;
   }
   MDB_cursor* cur = nullptr;
   lmdb_check(mdb_cursor_open(t.txn, env_->blobs, &cur), dir_, "cursor_open");
@@ -367,7 +367,6 @@ void PackReader::verify() const {
              " blobs, manifest says ", manifest_["counts"].value("blobs", size_t{0}));
   READ_CHECK(rec_chain == cs.value("records_crc32_chain", 0u), dir_, ": record checksum chain mismatch");
   READ_CHECK(blob_chain == cs.value("blobs_crc32_chain", 0u), dir_, ": blob checksum chain mismatch");
-  (void)n_rec;
 }
 
 void PackReader::throw_wrong_kind(size_t index) const {

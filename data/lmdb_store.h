@@ -66,7 +66,9 @@ class PackWriter {
 
 class PackReader {
  public:
-  // Opens read-only (no lock file; safe for many processes and threads).
+  // Opens read-only (no lock file; safe for many processes and threads: get()
+  // and blob() may be called concurrently). As LMDB requires, open it in the
+  // process that uses it, not before a fork().
   // Throws rd::Error when the directory is not a complete packed environment
   // of this format version.
   explicit PackReader(const std::string& dir);

@@ -131,6 +131,51 @@ TEST_F(TempRoot, CorruptLabelPng) {
   expect_bad("cocostuff", "train", "000000000285.png", "PNG", 2);
 }
 
+// An EXIF-rotated image in a COCO-style dataset: the record keeps the
+// rotation when the json's size is the rotated one, drops it when the json's
+// size is the stored one (annotations in stored coordinates), and the item is
+// bad input when neither matches.
+TEST_F(TempRoot, ExifOrientationAgainstAnnotationSize) {
+  const std::string img104 = "refer_seg/images/mscoco/images/train2014/COCO_train2014_000000000104.jpg";
+  // 160x120 (WxH) stored, EXIF orientation 6: displayed 120 wide, 160 high.
+  write(img104, read("reason_seg/ReasonSeg/train/rs_train_0002.jpg"));
+  const auto& ds = rd::find_pack_dataset("refcoco");
+  auto image_of_104 = [&](const rd::PackReport& r) {
+    rd::PackReader reader(r.dir);
+    for (size_t i = 0; i < reader.size(); ++i) {
+      auto rec = reader.get_as<rd::ReferSegRecord>(i);
+      if (rec.image_id == 104) return rec.image;
+    }
+    ADD_FAILURE() << "image 104 not packed";
+    return rd::ImageRef{};
+  };
+  auto set_size = [&](int64_t h, int64_t w) {
+    json inst = read_json("refer_seg/refcoco/instances.json");
+    for (auto& im : inst["images"])
+      if (im["id"] == 104) im["height"] = h, im["width"] = w;
+    write("refer_seg/refcoco/instances.json", inst.dump());
+  };
+  rd::PackOptions o = options();
+  o.overwrite = true;
+  set_size(120, 160);  // the stored size (instances.json as it is)
+  rd::ImageRef a = image_of_104(rd::pack_dataset(ds, "test", o));
+  EXPECT_EQ(a.orientation, 1);
+  EXPECT_EQ(a.height, 120);
+  EXPECT_EQ(a.width, 160);
+  set_size(160, 120);  // the displayed size
+  rd::ImageRef b = image_of_104(rd::pack_dataset(ds, "test", o));
+  EXPECT_EQ(b.orientation, 6);
+  EXPECT_EQ(b.height, 160);
+  EXPECT_EQ(b.width, 120);
+  set_size(100, 100);  // neither
+  try {
+    rd::pack_dataset(ds, "test", o);
+    ADD_FAILURE() << "size mismatch not reported";
+  } catch (const rd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the annotations are for 100x100"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(TempRoot, FailureMidwayLeavesNoEnvironment) {
   rd::PackOptions o = options();
   o.on_record = [](size_t n) {
