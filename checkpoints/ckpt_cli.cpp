@@ -2,6 +2,7 @@
 
 #include <gflags/gflags.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -61,6 +62,21 @@ int run_ckpt_cli(int argc, char** argv, const std::vector<CkptCommand>& commands
   for (const auto& c : commands)
     if (name == c.name) cmd = &c;
   if (!cmd) return usage_error(nullptr, "unknown subcommand '" + name + "'");
+
+  // Flag names may be spelt with dashes (--world-size == --world_size).
+  std::vector<std::string> spelled(argv, argv + argc);
+  for (int i = 2; i < argc; ++i) {
+    std::string& a = spelled[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    const size_t begin = a.find_first_not_of('-'), end = std::min(a.find('='), a.size());
+    for (size_t k = begin; k < end; ++k)
+      if (a[k] == '-') a[k] = '_';
+    argv[i] = spelled[i].data();
+  }
+  // Every flag returns to its default afterwards (the CLI can be run more
+  // than once in a process, e.g. by tests).
+  gflags::FlagSaver restore_flags;
 
   std::vector<char*> rest = {argv[0]};
   for (int i = 2; i < argc; ++i) {

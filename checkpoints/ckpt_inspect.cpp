@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "checkpoints/ckpt_training_inspect.h"
 #include "checkpoints/formats/load_state_dict.h"
 
 DEFINE_bool(stats, false, "also print min, max and mean of every tensor (and non-finite counts)");
@@ -50,6 +51,7 @@ std::string stats_of(const torch::Tensor& t) {
 }  // namespace
 
 size_t inspect_checkpoint(const std::string& path, const InspectOptions& options, std::ostream& out) {
+  if (is_training_checkpoint(path)) return inspect_training_checkpoint(path, out);
   WeightFiles w = find_weight_files(path);
   out << path;
   if (!w.index.empty()) out << "  (" << w.files.size() << " shards, index " << w.index << ")";
@@ -93,7 +95,10 @@ const CkptCommand kCkptInspect = {
     "Lists every tensor (name, dtype, shape, bytes) of PATH: a .safetensors file, a\n"
     "torch.save file (.pth/.bin) or a Hugging Face folder (model.safetensors, sharded\n"
     "model-*.safetensors + index, pytorch_model*.bin, adapter_model.*), then the total\n"
-    "count and bytes. Sharded folders are checked against their index.",
+    "count and bytes. Sharded folders are checked against their index.\n"
+    "A training checkpoint (a directory with `latest`, or one of its step_<N>\n"
+    "directories) is summarised instead: step, world size, trainer state, checksum\n"
+    "verdict, the ZeRO partition layout and every file with its size.",
     __FILE__, 1, 1, run_inspect};
 
 }  // namespace rd

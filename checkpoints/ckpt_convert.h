@@ -1,0 +1,27 @@
+// read_ckpt conversions of training checkpoints (checkpoints/training_checkpoint.h):
+//   consolidate DIR --out F.safetensors [--optimizer]
+//       every trainable weight (fp32) in one safetensors file, under its
+//       parameter name; with --optimizer also the AdamW state consolidated
+//       from every rank's partition as `optimizer.master.<name>`,
+//       `optimizer.exp_avg.<name>`, `optimizer.exp_avg_sq.<name>` (metadata:
+//       step, optimizer_step).
+//   reshard DIR --world_size M --out DIR2
+//       DIR2/step_<N> + DIR2/latest: the same checkpoint partitioned for M
+//       ranks, so a job of M ranks resumes from DIR2 (RNG states dropped).
+// DIR is a checkpoint root (its `latest` is used) or a step_<N> directory.
+// Both commands share this file's flags; each refuses the other's.
+#pragma once
+#include <string>
+
+#include "checkpoints/ckpt_cli.h"
+#include "checkpoints/formats/state_dict.h"
+
+namespace rd {
+
+// The consolidate output as a StateDict (with_optimizer: the optimizer.* keys too).
+StateDict consolidate_checkpoint(const std::string& dir, bool with_optimizer);
+
+extern const CkptCommand kCkptConsolidate;
+extern const CkptCommand kCkptReshard;
+
+}  // namespace rd

@@ -1,0 +1,422 @@
+// CheckpointManager on 2 ranks with a tiny model (three Linear layers, 467
+// parameters: partitions are padded) and ZeroOptimizer stage 2:
+//  - exact resume: 2N steps straight == N steps, save, fresh model and
+//    optimizer, load_latest, N steps (bit for bit, weights and state);
+//  - elastic resume: the world-2 checkpoint loaded re-sharded for one rank
+//    equals the consolidated state, and training on from it on one rank
+//    matches the 2-rank run; read_ckpt reshard's write_resharded likewise;
+//  - a flipped byte in a shard is an error naming that file, on every rank;
+//  - keep_last pruning; an interrupted save leaves `latest` on the previous
+//    checkpoint; a full disk (64 KiB tmpfs) fails the save on every rank and
+//    keeps the previous checkpoint loadable.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoints/ckpt_cli.h"
+#include "checkpoints/ckpt_convert.h"
+#include "checkpoints/ckpt_inspect.h"
+#include "checkpoints/formats/safetensors.h"
+#include "checkpoints/training_checkpoint.h"
+#include "common/error.h"
+#include "sharding/zero_optimizer.h"
+#include "tests/harness/mpi_environment.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using rd::testing::MpiEnvironment;
+
+rd::Communicator& world() { return MpiEnvironment::world(); }
+
+constexpr int kN = 3;  // steps before and after the checkpoint
+const double kLr[2 * kN] = {1e-2, 2e-2, 3e-2, 2e-2, 1e-2, 5e-3};
+
+struct Data {
+  torch::Tensor x, y;
+};
+
+Data batch() {
+  torch::manual_seed(1234);
+  return {torch::randn({8, 8}), torch::randn({8, 3})};
+}
+
+torch::nn::Sequential make_model(uint64_t seed = 42) {
+  torch::manual_seed(seed);
+  return torch::nn::Sequential(torch::nn::Linear(8, 16), torch::nn::Tanh(), torch::nn::Linear(16, 16),
+                               torch::nn::Tanh(), torch::nn::Linear(16, 3));
+}
+
+rd::ZeroOptimizer::NamedParameters named(torch::nn::Sequential& m) {
+  rd::ZeroOptimizer::NamedParameters out;
+  for (auto& kv : m->named_parameters()) out.emplace_back(kv.key(), kv.value());
+  return out;
+}
+
+rd::StateDict params_of(torch::nn::Sequential& m) {
+  rd::StateDict out;
+  for (auto& kv : m->named_parameters()) out[kv.key()] = kv.value().detach().clone();
+  return out;
+}
+
+rd::ZeroConfig config() {
+  rd::ZeroConfig cfg;
+  cfg.stage = 2;
+  cfg.adamw.weight_decay = 0.1;
+  cfg.max_grad_norm = 0.6;
+  return cfg;
+}
+
+struct Trained {
+  torch::nn::Sequential model;
+  std::unique_ptr<rd::ZeroOptimizer> opt;
+};
+
+Trained fresh(rd::Communicator& comm, uint64_t seed = 42) {
+  Trained r{make_model(seed), nullptr};
+  r.opt = std::make_unique<rd::ZeroOptimizer>(comm, named(r.model), config());
+  return r;
+}
+
+// Steps [first, last) on this rank's share of the batch.
+void train(rd::Communicator& comm, Trained& r, const Data& d, int first, int last) {
+  const int64_t local = d.x.size(0) / comm.world_size();
+  const torch::Tensor x = d.x.narrow(0, comm.rank() * local, local);
+  const torch::Tensor y = d.y.narrow(0, comm.rank() * local, local);
+  for (int s = first; s < last; ++s) {
+    (r.model->forward(x) - y).pow(2).mean().backward();
+    r.opt->step(kLr[s]);
+  }
+}
+
+// One directory per test, the same on every rank, removed afterwards.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name) {
+    torch::Tensor pid = torch::full({1}, static_cast<double>(::getpid()), torch::kDouble);
+    world().broadcast(pid, 0);
+    path = fs::temp_directory_path() /
+           ("read_ckpt_test_" + std::to_string(static_cast<int64_t>(pid.item<double>())) + "_" + name);
+    if (world().rank() == 0) {
+      fs::remove_all(path);
+      fs::create_directories(path);
+    }
+    world().barrier();
+  }
+  ~TempDir() {
+    world().barrier();
+    if (world().rank() == 0) fs::remove_all(path);
+  }
+};
+
+void set_rng(const torch::Tensor& state) {
+  at::Generator g = at::detail::getDefaultCPUGenerator();  // a handle on the global generator
+  g.set_state(state);
+}
+
+rd::CheckpointSave save_of(Trained& r, int64_t step) {
+  rd::CheckpointSave c;
+  c.step = step;
+  c.trainer_state = {{"sampler_epoch", 0}, {"samples_seen", 8 * step}};
+  c.trainable = params_of(r.model);
+  c.shard = r.opt->local_state();
+  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  return c;
+}
+
+void expect_equal(const rd::StateDict& got, const rd::StateDict& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (const auto& [k, v] : want) {
+    ASSERT_TRUE(got.count(k)) << what << ": no " << k;
+    EXPECT_TRUE(torch::equal(got.at(k), v)) << what << ": " << k << " differs, max abs "
+                                            << (got.at(k) - v).abs().max().item<double>();
+  }
+}
+
+void expect_equal(const rd::ZeroShardState& got, const rd::ZeroShardState& want, const std::string& what) {
+  EXPECT_EQ(got.step, want.step) << what;
+  EXPECT_EQ(got.rank, want.rank) << what;
+  EXPECT_TRUE(got.layout == want.layout) << what;
+  EXPECT_TRUE(torch::equal(got.master, want.master)) << what << ": master";
+  EXPECT_TRUE(torch::equal(got.exp_avg, want.exp_avg)) << what << ": exp_avg";
+  EXPECT_TRUE(torch::equal(got.exp_avg_sq, want.exp_avg_sq)) << what << ": exp_avg_sq";
+}
+
+std::string latest_of(const fs::path& dir) {
+  std::ifstream f(dir / "latest");
+  std::string s;
+  f >> s;
+  return s;
+}
+
+TEST(Checkpoint, ExactResumeIsBitForBit) {
+  TempDir tmp("exact");
+  const Data d = batch();
+  Trained whole = fresh(world());
+  train(world(), whole, d, 0, 2 * kN);
+
+  Trained a = fresh(world());
+  train(world(), a, d, 0, kN);
+  rd::CheckpointManager mgr(tmp.path.string(), world());
+  torch::manual_seed(77 + world().rank());
+  const torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
+  const torch::Tensor next_random = torch::rand({4});
+  set_rng(rng);
+  mgr.save(save_of(a, kN));
+  EXPECT_EQ(latest_of(tmp.path), "step_" + std::to_string(kN));
+
+  // A fresh "process": other initial weights and RNG, then the checkpoint.
+  Trained b = fresh(world(), 999);
+  torch::manual_seed(5);
+  rd::CheckpointManager mgr2(tmp.path.string(), world());
+  auto loaded = mgr2.load_latest(b.opt->layout());
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_FALSE(loaded->resharded);
+  EXPECT_EQ(loaded->step, kN);
+  EXPECT_EQ(loaded->trainer_state.at("samples_seen").get<int64_t>(), 8 * kN);
+  EXPECT_EQ(loaded->trainer_state.at("world_size").get<int>(), 2);
+  expect_equal(loaded->trainable, params_of(a.model), "consolidated trainable weights");
+  expect_equal(loaded->shard, a.opt->local_state(), "this rank's partition");
+  ASSERT_TRUE(loaded->rng_state.defined());
+  set_rng(loaded->rng_state);
+  EXPECT_TRUE(torch::equal(torch::rand({4}), next_random)) << "RNG state not restored";
+  b.opt->load_local_state(loaded->shard);
+  train(world(), b, d, kN, 2 * kN);
+  expect_equal(params_of(b.model), params_of(whole.model), "weights after resume");
+  expect_equal(b.opt->local_state(), whole.opt->local_state(), "optimizer state after resume");
+}
+
+TEST(Checkpoint, ElasticResumeReshardsForOneRank) {
+  TempDir tmp("elastic");
+  const Data d = batch();
+  Trained whole = fresh(world());
+  train(world(), whole, d, 0, 2 * kN);
+  Trained a = fresh(world());
+  train(world(), a, d, 0, kN);
+  rd::CheckpointManager mgr(tmp.path.string(), world());
+  mgr.save(save_of(a, kN));
+  const rd::ConsolidatedState full = a.opt->export_consolidated();  // collective
+  const fs::path step_dir = tmp.path / ("step_" + std::to_string(kN));
+
+  if (world().rank() == 0) {
+    const rd::PartitionLayout one = a.opt->layout().resharded(1);
+    rd::CheckpointLoad l = rd::CheckpointManager::load(step_dir.string(), one, 0);
+    EXPECT_TRUE(l.resharded);
+    EXPECT_FALSE(l.rng_state.defined());
+    expect_equal(l.shard, rd::shard_consolidated(full, one, 0), "re-sharded for one rank");
+    EXPECT_EQ(l.shard.step, kN);
+
+    // Continue on one rank: the same as the 2-rank run up to the reduction order.
+    rd::MpiCommunicator self(MPI_COMM_SELF, 10.0);
+    Trained b = fresh(self, 999);
+    b.opt->load_local_state(l.shard);
+    train(self, b, d, kN, 2 * kN);
+    for (const auto& [k, v] : params_of(whole.model))
+      EXPECT_TRUE(torch::allclose(params_of(b.model).at(k), v, 1e-5, 1e-6)) << "1-rank continuation: " << k;
+
+    // read_ckpt reshard: a checkpoint root a 1-rank job resumes from.
+    const fs::path out = tmp.path / "resharded";
+    const std::string written = rd::CheckpointManager::write_resharded(step_dir.string(), 1, out.string());
+    EXPECT_TRUE(fs::exists(out / "step_3" / "zero_rank_0_of_1.safetensors")) << written;
+    rd::CheckpointManager at_one(out.string(), self);
+    Trained c = fresh(self, 7);
+    auto lc = at_one.load_latest(c.opt->layout());
+    ASSERT_TRUE(lc.has_value());
+    EXPECT_FALSE(lc->resharded);
+    EXPECT_EQ(lc->trainer_state.at("world_size").get<int>(), 1);
+    expect_equal(lc->shard, l.shard, "write_resharded(1) then load at 1 rank");
+    EXPECT_THROW(rd::CheckpointManager::write_resharded(step_dir.string(), 1, out.string()), rd::Error)
+        << "overwrote an existing step";
+  }
+}
+
+TEST(Checkpoint, CorruptedShardIsNamed) {
+  TempDir tmp("corrupt");
+  Trained a = fresh(world());
+  train(world(), a, batch(), 0, 1);
+  rd::CheckpointManager mgr(tmp.path.string(), world());
+  mgr.save(save_of(a, 1));
+  const fs::path shard = tmp.path / "step_1" / "zero_rank_1_of_2.safetensors";
+  if (world().rank() == 0) {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(shard) - 5));
+    char c;
+    f.read(&c, 1);
+    c ^= 0x10;
+    f.seekp(static_cast<std::streamoff>(fs::file_size(shard) - 5));
+    f.write(&c, 1);
+  }
+  world().barrier();
+  try {
+    mgr.load_latest(a.opt->layout());
+    ADD_FAILURE() << "a flipped byte was not detected";
+  } catch (const rd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("zero_rank_1_of_2.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("CRC-32"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Checkpoint, KeepLastPrunesOldest) {
+  TempDir tmp("keep");
+  Trained a = fresh(world());
+  rd::CheckpointManager mgr(tmp.path.string(), world(), 2);
+  const Data d = batch();
+  for (int s = 1; s <= 4; ++s) {
+    train(world(), a, d, s - 1, s);
+    mgr.save(save_of(a, s));
+  }
+  world().barrier();
+  EXPECT_FALSE(fs::exists(tmp.path / "step_1"));
+  EXPECT_FALSE(fs::exists(tmp.path / "step_2"));
+  EXPECT_TRUE(fs::exists(tmp.path / "step_3"));
+  EXPECT_TRUE(fs::exists(tmp.path / "step_4"));
+  EXPECT_EQ(latest_of(tmp.path), "step_4");
+  auto l = mgr.load_latest(a.opt->layout());
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->step, 4);
+}
+
+TEST(Checkpoint, InterruptedSaveKeepsLatest) {
+  TempDir tmp("interrupt");
+  Trained a = fresh(world());
+  train(world(), a, batch(), 0, 1);
+  rd::CheckpointManager mgr(tmp.path.string(), world());
+  mgr.save(save_of(a, 1));
+  // What a save killed before its manifest leaves behind.
+  if (world().rank() == 0) {
+    fs::create_directories(tmp.path / ".tmp_step_2");
+    std::ofstream(tmp.path / ".tmp_step_2" / "zero_rank_0_of_2.safetensors") << "partial";
+  }
+  world().barrier();
+  EXPECT_EQ(latest_of(tmp.path), "step_1");
+  auto l = mgr.load_latest(a.opt->layout());
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->step, 1);
+  // A step directory without its manifest is refused by name.
+  if (world().rank() == 0) {
+    fs::copy(tmp.path / "step_1", tmp.path / "step_9");
+    fs::remove(tmp.path / "step_9" / "manifest.json");
+    try {
+      rd::CheckpointManager::load((tmp.path / "step_9").string(), a.opt->layout(), 0);
+      ADD_FAILURE() << "incomplete checkpoint loaded";
+    } catch (const rd::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("manifest.json"), std::string::npos) << e.what();
+    }
+    fs::remove_all(tmp.path / "step_9");
+  }
+  world().barrier();
+  // The next save clears the leftovers.
+  train(world(), a, batch(), 1, 2);
+  mgr.save(save_of(a, 2));
+  EXPECT_FALSE(fs::exists(tmp.path / ".tmp_step_2"));
+  EXPECT_EQ(latest_of(tmp.path), "step_2");
+}
+
+TEST(Checkpoint, FullDiskFailsEverywhereAndKeepsPrevious) {
+  TempDir tmp("full");
+  const fs::path mnt = tmp.path / "small";
+  int mounted = 0;
+  if (world().rank() == 0) {
+    fs::create_directories(mnt);
+    mounted = ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k") == 0;
+  }
+  torch::Tensor m = torch::full({1}, static_cast<float>(mounted));
+  world().broadcast(m, 0);
+  if (m.item<float>() == 0) GTEST_SKIP() << "cannot mount a small tmpfs here (needs root)";
+
+  Trained a = fresh(world());
+  train(world(), a, batch(), 0, 1);
+  rd::CheckpointManager mgr(mnt.string(), world());
+  mgr.save(save_of(a, 1));
+  if (world().rank() == 0) {  // fill the disk up to a few hundred bytes
+    std::ofstream f(mnt / "filler", std::ios::binary);
+    std::string block(512, 'x');
+    while (f.write(block.data(), block.size()) && f.flush()) {
+    }
+  }
+  world().barrier();
+  train(world(), a, batch(), 1, 2);
+  try {
+    mgr.save(save_of(a, 2));
+    ADD_FAILURE() << "a save on a full disk succeeded";
+  } catch (const rd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not saved"), std::string::npos) << e.what();
+  }
+  world().barrier();
+  EXPECT_EQ(latest_of(mnt), "step_1");
+  EXPECT_FALSE(fs::exists(mnt / "step_2"));
+  EXPECT_FALSE(fs::exists(mnt / ".tmp_step_2"));
+  auto l = mgr.load_latest(a.opt->layout());
+  ASSERT_TRUE(l.has_value());
+  EXPECT_EQ(l->step, 1);
+  world().barrier();
+  if (world().rank() == 0) ::umount(mnt.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+int cli(std::vector<std::string> args, std::string* out = nullptr) {
+  args.insert(args.begin(), "read_ckpt");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStdout();
+  int rc = rd::run_ckpt_cli(static_cast<int>(argv.size()), argv.data(),
+                            {rd::kCkptInspect, rd::kCkptConsolidate, rd::kCkptReshard});
+  std::string o = ::testing::internal::GetCapturedStdout();
+  if (out) *out = o;
+  return rc;
+}
+
+TEST(Checkpoint, ReadCkptInspectConsolidateReshard) {
+  TempDir tmp("cli");
+  const Data d = batch();
+  Trained a = fresh(world());
+  train(world(), a, d, 0, kN);
+  rd::CheckpointManager mgr(tmp.path.string(), world());
+  mgr.save(save_of(a, kN));
+  const rd::ConsolidatedState full = a.opt->export_consolidated();
+  if (world().rank() != 0) return;
+
+  std::string out;
+  ASSERT_EQ(cli({"inspect", tmp.path.string()}, &out), 0) << out;
+  EXPECT_NE(out.find("step: 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("world size: 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("checksums: ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("zero_rank_1_of_2.safetensors"), std::string::npos) << out;
+
+  const std::string f = (tmp.path / "full.safetensors").string();
+  ASSERT_EQ(cli({"consolidate", tmp.path.string(), "--out", f, "--optimizer"}, &out), 0) << out;
+  rd::StateDict sd = rd::load_safetensors(f);
+  const rd::StateDict weights = params_of(a.model);
+  EXPECT_EQ(sd.size(), 4 * weights.size());
+  for (const auto& [k, v] : weights) {
+    EXPECT_TRUE(torch::equal(sd.at(k), v)) << k;
+    EXPECT_TRUE(torch::equal(sd.at("optimizer.master." + k), full.master.at(k))) << k;
+    EXPECT_TRUE(torch::equal(sd.at("optimizer.exp_avg." + k), full.exp_avg.at(k))) << k;
+    EXPECT_TRUE(torch::equal(sd.at("optimizer.exp_avg_sq." + k), full.exp_avg_sq.at(k))) << k;
+  }
+  // Without --optimizer (flags do not leak from the previous run): weights only.
+  const std::string w = (tmp.path / "weights.safetensors").string();
+  ASSERT_EQ(cli({"consolidate", (tmp.path / "step_3").string(), "--out=" + w}, &out), 0) << out;
+  EXPECT_EQ(rd::load_safetensors(w).size(), weights.size());
+
+  const fs::path two = tmp.path / "at4";
+  ASSERT_EQ(cli({"reshard", tmp.path.string(), "--world-size", "4", "--out", two.string()}, &out), 0) << out;
+  const rd::PartitionLayout four = a.opt->layout().resharded(4);
+  for (int r = 0; r < 4; ++r) {
+    rd::CheckpointLoad l = rd::CheckpointManager::load((two / "step_3").string(), four, r);
+    EXPECT_FALSE(l.resharded);
+    expect_equal(l.shard, rd::shard_consolidated(full, four, r), "reshard --world-size 4, rank " + std::to_string(r));
+  }
+  // Usage errors: the other command's flag, a missing --out.
+  EXPECT_EQ(cli({"consolidate", tmp.path.string(), "--out", f, "--world_size", "2"}), 1);
+  EXPECT_EQ(cli({"reshard", tmp.path.string(), "--world_size", "2"}), 1);
+  EXPECT_EQ(cli({"reshard", tmp.path.string(), "--out", (tmp.path / "x").string(), "--optimizer"}), 1);
+}
+
+}  // namespace
