@@ -6,8 +6,9 @@
 
 namespace rd {
 
-void adamw_update(const torch::Tensor& param, const torch::Tensor& grad, const torch::Tensor& exp_avg,
-                  const torch::Tensor& exp_avg_sq, int64_t step, double lr, const AdamWConfig& cfg) {
+void adamw_update(const torch::Tensor& param, const torch::Tensor& grad,
+                  const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq, int64_t step,
+                  double lr, const AdamWConfig& cfg) {
   READ_CHECK(step >= 1, "adamw: step ", step, " (1-based)");
   torch::NoGradGuard no_grad;
   if (cfg.weight_decay != 0) param.mul_(1 - lr * cfg.weight_decay);

@@ -22,7 +22,8 @@ struct AdamWConfig {
 
 // One update of `param` (in place, with exp_avg and exp_avg_sq) from `grad`;
 // `step` is the 1-based count including this update.
-void adamw_update(const torch::Tensor& param, const torch::Tensor& grad, const torch::Tensor& exp_avg,
-                  const torch::Tensor& exp_avg_sq, int64_t step, double lr, const AdamWConfig& cfg);
+void adamw_update(const torch::Tensor& param, const torch::Tensor& grad,
+                  const torch::Tensor& exp_avg, const torch::Tensor& exp_avg_sq, int64_t step,
+                  double lr, const AdamWConfig& cfg);
 
 }  // namespace rd

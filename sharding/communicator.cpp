@@ -9,11 +9,16 @@ namespace rd {
 
 const char* collective_name(Collective c) {
   switch (c) {
-    case Collective::kAllReduce: return "all_reduce";
-    case Collective::kReduceScatter: return "reduce_scatter";
-    case Collective::kAllGather: return "all_gather";
-    case Collective::kBroadcast: return "broadcast";
-    case Collective::kBarrier: return "barrier";
+    case Collective::kAllReduce:
+      return "all_reduce";
+    case Collective::kReduceScatter:
+      return "reduce_scatter";
+    case Collective::kAllGather:
+      return "all_gather";
+    case Collective::kBroadcast:
+      return "broadcast";
+    case Collective::kBarrier:
+      return "barrier";
   }
   return "?";
 }
@@ -89,8 +94,8 @@ void Communicator::reduce_scatter(const torch::Tensor& input, torch::Tensor& out
 void Communicator::all_gather(const torch::Tensor& input, torch::Tensor& output) {
   check_bucket(input, "all_gather input");
   check_bucket(output, "all_gather output");
-  READ_CHECK(input.scalar_type() == output.scalar_type(), "all_gather: input ",
-             input.scalar_type(), " but output ", output.scalar_type());
+  READ_CHECK(input.scalar_type() == output.scalar_type(), "all_gather: input ", input.scalar_type(),
+             " but output ", output.scalar_type());
   READ_CHECK(output.numel() == input.numel() * world_size(), "all_gather: output has ",
              output.numel(), " elements, expected world_size (", world_size(), ") x input (",
              input.numel(), ")");

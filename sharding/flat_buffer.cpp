@@ -45,7 +45,8 @@ bool PartitionLayout::operator==(const PartitionLayout& o) const {
 uint64_t PartitionLayout::fingerprint() const {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   auto mix = [&h](const void* data, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; ++i)
+      h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
   };
   mix(&world_size, sizeof world_size);
   for (const FlatParam& p : params) {
@@ -64,7 +65,8 @@ std::string PartitionLayout::to_json() const {
   j["partition_numel"] = partition_numel;
   j["params"] = nlohmann::json::array();
   for (const FlatParam& p : params)
-    j["params"].push_back({{"name", p.name}, {"shape", p.shape}, {"offset", p.offset}, {"numel", p.numel}});
+    j["params"].push_back(
+        {{"name", p.name}, {"shape", p.shape}, {"offset", p.offset}, {"numel", p.numel}});
   return j.dump();
 }
 
@@ -120,11 +122,12 @@ void scatter_flat(const PartitionLayout& layout, const torch::Tensor& src, int64
   READ_CHECK(dst.size() == layout.params.size(), "scatter_flat: ", dst.size(),
              " tensors for a layout of ", layout.params.size());
   torch::NoGradGuard no_grad;
-  layout.for_each_piece(begin, begin + src.numel(), [&](size_t i, int64_t at, int64_t flat, int64_t n) {
-    READ_CHECK(dst[i].is_contiguous(), "scatter_flat: '", layout.params[i].name,
-               "' is not contiguous");
-    dst[i].view(-1).narrow(0, at, n).copy_(src.narrow(0, flat - begin, n));
-  });
+  layout.for_each_piece(begin, begin + src.numel(),
+                        [&](size_t i, int64_t at, int64_t flat, int64_t n) {
+                          READ_CHECK(dst[i].is_contiguous(), "scatter_flat: '",
+                                     layout.params[i].name, "' is not contiguous");
+                          dst[i].view(-1).narrow(0, at, n).copy_(src.narrow(0, flat - begin, n));
+                        });
 }
 
 }  // namespace rd

@@ -33,8 +33,8 @@ struct PartitionLayout {
   int64_t partition_numel = 0;  // padded / world_size
   std::vector<FlatParam> params;
 
-  static PartitionLayout make(const std::vector<std::pair<std::string, std::vector<int64_t>>>& params,
-                              int world_size);
+  static PartitionLayout make(
+      const std::vector<std::pair<std::string, std::vector<int64_t>>>& params, int world_size);
   // The same parameters partitioned for another world size.
   PartitionLayout resharded(int new_world_size) const;
 
@@ -70,9 +70,10 @@ void PartitionLayout::for_each_piece(int64_t begin, int64_t end, F&& f) const {
   end = std::min(end, total_numel);
   if (begin >= end) return;
   // First parameter ending after `begin`.
-  size_t i = std::upper_bound(params.begin(), params.end(), begin,
-                              [](int64_t at, const FlatParam& p) { return at < p.offset + p.numel; }) -
-             params.begin();
+  size_t i =
+      std::upper_bound(params.begin(), params.end(), begin,
+                       [](int64_t at, const FlatParam& p) { return at < p.offset + p.numel; }) -
+      params.begin();
   for (; i < params.size() && params[i].offset < end; ++i) {
     const FlatParam& p = params[i];
     const int64_t lo = std::max(begin, p.offset), hi = std::min(end, p.offset + p.numel);

@@ -12,24 +12,32 @@ namespace {
 // Largest element count handed to one MPI call (counts are ints).
 constexpr int64_t kMaxCount = int64_t{1} << 30;
 
-bool is_16bit_float(torch::ScalarType t) {
-  return t == torch::kBFloat16 || t == torch::kHalf;
-}
+bool is_16bit_float(torch::ScalarType t) { return t == torch::kBFloat16 || t == torch::kHalf; }
 
 // The MPI type moving (and, except for 16-bit floats, reducing) `t`.
 MPI_Datatype mpi_type(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return MPI_FLOAT;
-    case torch::kDouble: return MPI_DOUBLE;
-    case torch::kInt: return MPI_INT32_T;
-    case torch::kLong: return MPI_INT64_T;
-    case torch::kShort: return MPI_INT16_T;
-    case torch::kChar: return MPI_INT8_T;
-    case torch::kByte: return MPI_UINT8_T;
-    case torch::kBool: return MPI_C_BOOL;
+    case torch::kFloat:
+      return MPI_FLOAT;
+    case torch::kDouble:
+      return MPI_DOUBLE;
+    case torch::kInt:
+      return MPI_INT32_T;
+    case torch::kLong:
+      return MPI_INT64_T;
+    case torch::kShort:
+      return MPI_INT16_T;
+    case torch::kChar:
+      return MPI_INT8_T;
+    case torch::kByte:
+      return MPI_UINT8_T;
+    case torch::kBool:
+      return MPI_C_BOOL;
     case torch::kBFloat16:
-    case torch::kHalf: return MPI_UINT16_T;  // moved as words, reduced in float32
-    default: fail("mpi communicator: unsupported dtype ", t);
+    case torch::kHalf:
+      return MPI_UINT16_T;  // moved as words, reduced in float32
+    default:
+      fail("mpi communicator: unsupported dtype ", t);
   }
 }
 
@@ -59,8 +67,8 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, double timeout_seconds) {
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &world_size_);
-  watchdog_ = std::make_unique<CollectiveWatchdog>(timeout_seconds,
-                                                   "rank " + std::to_string(rank_));
+  watchdog_ =
+      std::make_unique<CollectiveWatchdog>(timeout_seconds, "rank " + std::to_string(rank_));
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -107,8 +115,8 @@ void MpiCommunicator::do_all_gather(const torch::Tensor& input, torch::Tensor& o
   CollectiveWatchdog::Guard guard(*watchdog_, "all_gather", output.nbytes());
   const int n = as_count(input.numel(), "all_gather");
   const MPI_Datatype type = mpi_type(input.scalar_type());
-  const char* own = static_cast<const char*>(output.data_ptr()) +
-                    static_cast<int64_t>(rank_) * input.nbytes();
+  const char* own =
+      static_cast<const char*>(output.data_ptr()) + static_cast<int64_t>(rank_) * input.nbytes();
   const bool in_place = input.data_ptr() == own;
   const char* in = static_cast<const char*>(input.data_ptr());
   const char* out = static_cast<const char*>(output.data_ptr());

@@ -14,19 +14,29 @@ namespace {
 
 ncclDataType_t nccl_type(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat: return ncclFloat32;
-    case torch::kDouble: return ncclFloat64;
-    case torch::kHalf: return ncclFloat16;
-    case torch::kInt: return ncclInt32;
-    case torch::kLong: return ncclInt64;
-    case torch::kChar: return ncclInt8;
-    case torch::kByte: return ncclUint8;
-    case torch::kBool: return ncclUint8;  // moved only (broadcast, all_gather)
+    case torch::kFloat:
+      return ncclFloat32;
+    case torch::kDouble:
+      return ncclFloat64;
+    case torch::kHalf:
+      return ncclFloat16;
+    case torch::kInt:
+      return ncclInt32;
+    case torch::kLong:
+      return ncclInt64;
+    case torch::kChar:
+      return ncclInt8;
+    case torch::kByte:
+      return ncclUint8;
+    case torch::kBool:
+      return ncclUint8;  // moved only (broadcast, all_gather)
 #if defined(NCCL_VERSION_CODE) && NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0) && \
     defined(__CUDA_BF16_TYPES_EXIST__)  // nccl.h declares ncclBfloat16 only then
-    case torch::kBFloat16: return ncclBfloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;
 #endif
-    default: fail("nccl communicator: unsupported dtype ", t);
+    default:
+      fail("nccl communicator: unsupported dtype ", t);
   }
 }
 
@@ -43,8 +53,8 @@ NcclCommunicator::NcclCommunicator(MPI_Comm mpi_comm, int device_index, double t
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_index_));
   ncclUniqueId id;
   if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
-  READ_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, mpi_comm) == MPI_SUCCESS,
-             "rank ", rank_, ": broadcasting the NCCL unique id over MPI failed");
+  READ_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, mpi_comm) == MPI_SUCCESS, "rank ", rank_,
+             ": broadcasting the NCCL unique id over MPI failed");
   check(ncclCommInitRank(&comm_, world_size_, id, rank_), "ncclCommInitRank");
   check_cuda(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming), "cudaEventCreate");
   barrier_word_ = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device()));
@@ -98,9 +108,8 @@ void NcclCommunicator::do_all_reduce(torch::Tensor& t) {
 
 void NcclCommunicator::do_reduce_scatter(const torch::Tensor& input, torch::Tensor& output) {
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_index_));
-  check(ncclReduceScatter(input.data_ptr(), output.data_ptr(),
-                          static_cast<size_t>(output.numel()), nccl_type(input.scalar_type()),
-                          ncclSum, comm_, stream()),
+  check(ncclReduceScatter(input.data_ptr(), output.data_ptr(), static_cast<size_t>(output.numel()),
+                          nccl_type(input.scalar_type()), ncclSum, comm_, stream()),
         "ncclReduceScatter");
   wait("reduce_scatter");
 }

@@ -169,7 +169,8 @@ ZeroStepResult ZeroOptimizer::step(double lr) {
   torch::Tensor g = reduce_accumulated();
   g.mul_(1.0 / comm_.world_size());
 
-  const double local_norm = at::linalg_vector_norm(g, 2, c10::nullopt, false, torch::kDouble).item<double>();
+  const double local_norm =
+      at::linalg_vector_norm(g, 2, c10::nullopt, false, torch::kDouble).item<double>();
   double sumsq = local_norm * local_norm;
   if (cfg_.stage > 0) {  // partitions: sum the squares over ranks
     torch::Tensor s = torch::full({1}, sumsq, fp32_.dtype(torch::kDouble));

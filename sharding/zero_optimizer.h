@@ -54,7 +54,7 @@ struct ZeroConfig {
   // reduce_bucket_size / allgather_bucket_size; spec: 5e8).
   int64_t bucket_elements = 500000000;
   AdamWConfig adamw;
-  double max_grad_norm = 1.0;  // <= 0: no clipping
+  double max_grad_norm = 1.0;           // <= 0: no clipping
   bool reduce_each_micro_step = false;  // stage 2 only, see above
   // Broadcast rank 0's working weights at construction (as DeepSpeed does),
   // so every rank starts from the same parameters.
@@ -118,13 +118,13 @@ class ZeroOptimizer {
   std::vector<torch::Tensor> grads() const;  // param.grad per parameter (maybe undefined)
   void clear_param_grads();
   bool any_rank_has_param_grads();
-  void reduce_scatter_micro_step();            // reduce_each_micro_step path
-  torch::Tensor reduce_accumulated();          // -> summed gradients of the local range
-  void publish();                              // masters -> working weights
+  void reduce_scatter_micro_step();    // reduce_each_micro_step path
+  torch::Tensor reduce_accumulated();  // -> summed gradients of the local range
+  void publish();                      // masters -> working weights
   torch::Tensor gather_partitions(const torch::Tensor& local);  // [P] -> [padded]
   torch::Tensor& staging(torch::ScalarType dtype);
   void check_same_layout_on_all_ranks();
-  int64_t bucket_numel() const;                // per-rank elements per bucket
+  int64_t bucket_numel() const;  // per-rank elements per bucket
 
   Communicator& comm_;
   ZeroConfig cfg_;

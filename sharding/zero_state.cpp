@@ -62,8 +62,8 @@ ConsolidatedState consolidated_from_flat(const PartitionLayout& layout, int64_t 
 ConsolidatedState consolidate_shards(const std::vector<ZeroShardState>& shards) {
   READ_CHECK(!shards.empty(), "consolidate_shards: no shards");
   const PartitionLayout& layout = shards[0].layout;
-  READ_CHECK(static_cast<int>(shards.size()) == layout.world_size, "consolidate_shards: ",
-             shards.size(), " shards for world size ", layout.world_size);
+  READ_CHECK(static_cast<int>(shards.size()) == layout.world_size,
+             "consolidate_shards: ", shards.size(), " shards for world size ", layout.world_size);
   std::vector<const ZeroShardState*> by_rank(layout.world_size, nullptr);
   for (const ZeroShardState& s : shards) {
     READ_CHECK(s.layout == layout, "consolidate_shards: shard of rank ", s.rank,

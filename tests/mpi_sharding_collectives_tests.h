@@ -52,14 +52,16 @@ TEST_P(Collectives, AllGatherInRankOrder) {
   torch::Tensor out = torch::zeros({3 * n}, dtype);
   world().all_gather(in, out);
   for (int q = 0; q < n; ++q)
-    EXPECT_TRUE(torch::equal(out.narrow(0, 3 * q, 3), (arange(3, torch::kDouble) + 100 * q).to(dtype)));
+    EXPECT_TRUE(
+        torch::equal(out.narrow(0, 3 * q, 3), (arange(3, torch::kDouble) + 100 * q).to(dtype)));
   // In place: the input is this rank's chunk of the output.
   torch::Tensor buf = torch::zeros({3 * n}, dtype);
   torch::Tensor own = buf.narrow(0, 3 * r, 3);
   own.copy_(arange(3, torch::kDouble) + 7 * r);
   world().all_gather(own, buf);
   for (int q = 0; q < n; ++q)
-    EXPECT_TRUE(torch::equal(buf.narrow(0, 3 * q, 3), (arange(3, torch::kDouble) + 7 * q).to(dtype)));
+    EXPECT_TRUE(
+        torch::equal(buf.narrow(0, 3 * q, 3), (arange(3, torch::kDouble) + 7 * q).to(dtype)));
 }
 
 TEST_P(Collectives, BroadcastFromLastRank) {
@@ -71,8 +73,8 @@ TEST_P(Collectives, BroadcastFromLastRank) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, Collectives,
-                         ::testing::Values(torch::kFloat, torch::kDouble, torch::kLong,
-                                           torch::kInt, torch::kBFloat16, torch::kHalf));
+                         ::testing::Values(torch::kFloat, torch::kDouble, torch::kLong, torch::kInt,
+                                           torch::kBFloat16, torch::kHalf));
 
 TEST(Collectives, Bf16ReducesInFloat32) {
   // Rank 0 holds 256, the others 1: bf16 (spacing 2 at 256) cannot hold the

@@ -64,10 +64,9 @@ struct Reference {
 Reference train_reference(const Data& d, int steps = kSteps) {
   Reference ref;
   std::vector<torch::Tensor> params = ref.model->parameters();
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(kLr[0])
-                                      .betas({0.9, 0.95})
-                                      .eps(1e-8)
-                                      .weight_decay(kWeightDecay));
+  torch::optim::AdamW opt(
+      params,
+      torch::optim::AdamWOptions(kLr[0]).betas({0.9, 0.95}).eps(1e-8).weight_decay(kWeightDecay));
   for (int s = 0; s < steps; ++s) {
     opt.zero_grad();
     loss_of(ref.model, d.x, d.y).backward();
@@ -187,12 +186,13 @@ TEST(Zero, StagesMatchSingleProcessAdamW) {
     RunOptions o;
     o.stage = stage;
     Trained r = run(world(), d, o);
-    const std::string what = "stage " + std::to_string(stage) + " on " +
-                             std::to_string(world().world_size()) + " ranks";
+    const std::string what =
+        "stage " + std::to_string(stage) + " on " + std::to_string(world().world_size()) + " ranks";
     expect_close(params_of(r.model), params_of(ref.model), kRtol, kAtol, what);
     for (int s = 0; s < kSteps; ++s) {
-      EXPECT_NEAR(r.results[s].grad_norm, ref.norms[s], 1e-5 * ref.norms[s]) << what << " step " << s;
-      EXPECT_EQ(r.results[s].clip_coef < 1, ref.norms[s] > kMaxNorm) << what << " step " << s;
+      EXPECT_NEAR(r.results[s].grad_norm, ref.norms[s], 1e-5 * ref.norms[s])
+          << what << " step " << s;
+      EXPECT_EQ(r.results[s].clip_coef<1, ref.norms[s]> kMaxNorm) << what << " step " << s;
       EXPECT_FALSE(r.results[s].skipped);
     }
     EXPECT_EQ(r.opt->step_count(), kSteps);
@@ -334,9 +334,10 @@ TEST(Zero, OptimizerStateShrinksWithRanks) {
     const rd::ZeroMemory m = sharded.opt->memory(), m1 = single.opt->memory();
     const double ratio = double(m.optimizer_states()) / m1.optimizer_states();
     if (world().rank() == 0)
-      std::printf("[ zero ] stage %d: optimizer state %lld bytes/rank on %d ranks, %lld on 1: "
-                  "ratio %.4f\n",
-                  stage, (long long)m.optimizer_states(), n, (long long)m1.optimizer_states(), ratio);
+      std::printf(
+          "[ zero ] stage %d: optimizer state %lld bytes/rank on %d ranks, %lld on 1: "
+          "ratio %.4f\n",
+          stage, (long long)m.optimizer_states(), n, (long long)m1.optimizer_states(), ratio);
     EXPECT_EQ(m1.optimizer_states(), 12 * 467);
     if (stage == 0) {
       EXPECT_EQ(m.optimizer_states(), 12 * sharded.opt->layout().padded_numel);
@@ -380,10 +381,11 @@ TEST(Zero, Stage2MovesTwiceTheParameterBytes) {
     const double bytes = double(per_step.total_bytes()) / kSteps;
     const double ratio = bytes / (v.want * param_bytes);
     if (world().rank() == 0)
-      std::printf("[ zero ] %s on %d ranks: %.0f bytes/step = %.4f x %.0f x parameter bytes "
-                  "(%.0f bytes sent/rank by a ring); %s per 5 steps\n",
-                  v.name, n, bytes, ratio, v.want, per_step.ring_bytes_sent(n) / kSteps,
-                  per_step.summary().c_str());
+      std::printf(
+          "[ zero ] %s on %d ranks: %.0f bytes/step = %.4f x %.0f x parameter bytes "
+          "(%.0f bytes sent/rank by a ring); %s per 5 steps\n",
+          v.name, n, bytes, ratio, v.want, per_step.ring_bytes_sent(n) / kSteps,
+          per_step.summary().c_str());
     EXPECT_NEAR(ratio, 1.0, 0.05) << v.name;
   }
 }

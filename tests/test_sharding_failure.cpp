@@ -67,8 +67,9 @@ Outcome run_job(const std::string& mode, bool catch_exceptions = false) {
   EXPECT_GE(fd, 0);
   std::vector<std::string> args = {"mpirun", "-np", "2", "--oversubscribe"};
   if (getuid() == 0) args.push_back("--allow-run-as-root");
-  args.insert(args.end(), {self_path(), "--gtest_filter=FailureChild.Run",
-                           std::string("--gtest_catch_exceptions=") + (catch_exceptions ? "1" : "0")});
+  args.insert(args.end(),
+              {self_path(), "--gtest_filter=FailureChild.Run",
+               std::string("--gtest_catch_exceptions=") + (catch_exceptions ? "1" : "0")});
   const auto start = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -112,7 +113,8 @@ void expect_job_failed(const Outcome& o, double within_seconds, const std::strin
   EXPECT_FALSE(o.timed_out) << "the job hung; its output:\n" << o.output;
   EXPECT_NE(o.status, 0) << o.output;
   EXPECT_LT(o.seconds, within_seconds) << o.output;
-  EXPECT_NE(o.output.find(says), std::string::npos) << "expected '" << says << "' in:\n" << o.output;
+  EXPECT_NE(o.output.find(says), std::string::npos) << "expected '" << says << "' in:\n"
+                                                    << o.output;
 }
 
 TEST(FailingRank, UncaughtExceptionAbortsJob) {
@@ -133,9 +135,7 @@ TEST(FailingRank, NonZeroResultOfRunAbortsJob) {
   expect_job_failed(o, 60, "exit code 3");
 }
 
-TEST(FailingRank, KilledRankEndsJob) {
-  expect_job_failed(run_job("kill"), 60, "");
-}
+TEST(FailingRank, KilledRankEndsJob) { expect_job_failed(run_job("kill"), 60, ""); }
 
 TEST(FailingRank, HungRankIsEndedByTheWatchdog) {
   const Outcome o = run_job("hang");

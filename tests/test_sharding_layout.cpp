@@ -39,7 +39,9 @@ TEST(Layout, OffsetsPaddingPartitions) {
   using P = std::tuple<size_t, int64_t, int64_t, int64_t>;
   EXPECT_EQ(pieces, (std::vector<P>{P{0, 5, 5, 1}, P{1, 0, 6, 5}, P{2, 0, 11, 4}}));
   EXPECT_NE(error_of([] { abc(0); }), "");
-  EXPECT_EQ(error_of([] { rd::PartitionLayout::make({{"a", {1}}, {"a", {2}}}, 1); }),
+  EXPECT_EQ(error_of([] {
+              rd::PartitionLayout::make({{"a", {1}}, {"a", {2}}}, 1);
+            }),
             "partition layout: parameter 'a' appears twice");
 }
 
@@ -50,7 +52,9 @@ TEST(Layout, JsonRoundTripAndTampering) {
   EXPECT_NE(abc(3).fingerprint(), abc(4).fingerprint());
   std::string bad = l.to_json();
   bad.replace(bad.find("\"offset\":6"), 10, "\"offset\":7");
-  EXPECT_NE(error_of([&] { rd::PartitionLayout::from_json(bad); }).find("parameter 'b' stored at offset 7"),
+  EXPECT_NE(error_of([&] {
+              rd::PartitionLayout::from_json(bad);
+            }).find("parameter 'b' stored at offset 7"),
             std::string::npos);
   EXPECT_NE(error_of([] { rd::PartitionLayout::from_json("{\"params\": 3}"); }).find("JSON"),
             std::string::npos);
@@ -85,7 +89,7 @@ rd::ConsolidatedState random_state() {
 void expect_equal(const rd::ConsolidatedState& a, const rd::ConsolidatedState& b) {
   EXPECT_EQ(a.step, b.step);
   for (auto maps : {&rd::ConsolidatedState::master, &rd::ConsolidatedState::exp_avg,
-                     &rd::ConsolidatedState::exp_avg_sq}) {
+                    &rd::ConsolidatedState::exp_avg_sq}) {
     ASSERT_EQ((a.*maps).size(), (b.*maps).size());
     for (const auto& [k, v] : a.*maps) EXPECT_TRUE(torch::equal(v, (b.*maps).at(k))) << k;
   }

@@ -76,8 +76,9 @@ std::string error_of(const std::string& type, double lr, int64_t w, int64_t t, d
 }
 
 TEST(LrSchedule, BadArgumentsAreNamed) {
-  EXPECT_EQ(error_of("cosin", 1e-4, 1, 10),
-            "unknown lr schedule 'cosin' (warmup_decay, cosine or constant); did you mean 'cosine'?");
+  EXPECT_EQ(
+      error_of("cosin", 1e-4, 1, 10),
+      "unknown lr schedule 'cosin' (warmup_decay, cosine or constant); did you mean 'cosine'?");
   EXPECT_NE(error_of("warmup_decay", 1e-4, 100, 50).find("total_steps 50"), std::string::npos);
   EXPECT_NE(error_of("constant", -1, 0, 0).find("lr -1"), std::string::npos);
   EXPECT_NE(error_of("cosine", 1e-4, 0, 10, 1e-3).find("min_lr"), std::string::npos);

@@ -10,9 +10,12 @@ namespace rd {
 
 const char* lr_schedule_name(LrScheduleType t) {
   switch (t) {
-    case LrScheduleType::kWarmupDecay: return "warmup_decay";
-    case LrScheduleType::kCosine: return "cosine";
-    case LrScheduleType::kConstant: return "constant";
+    case LrScheduleType::kWarmupDecay:
+      return "warmup_decay";
+    case LrScheduleType::kCosine:
+      return "cosine";
+    case LrScheduleType::kConstant:
+      return "constant";
   }
   return "?";
 }

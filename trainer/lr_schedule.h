@@ -26,10 +26,10 @@ enum class LrScheduleType { kWarmupDecay, kCosine, kConstant };
 
 struct LrSchedule {
   LrScheduleType type = LrScheduleType::kWarmupDecay;
-  double lr = 0;              // peak rate
-  int64_t warmup_steps = 0;   // W
-  int64_t total_steps = 0;    // T (warmup_decay, cosine)
-  double min_lr = 0;          // start of the warmup and end of the decay
+  double lr = 0;             // peak rate
+  int64_t warmup_steps = 0;  // W
+  int64_t total_steps = 0;   // T (warmup_decay, cosine)
+  double min_lr = 0;         // start of the warmup and end of the decay
 
   // type: "warmup_decay", "cosine" or "constant"; checks the numbers and
   // names the offending one.
