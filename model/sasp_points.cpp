@@ -11,6 +11,8 @@ namespace rd {
 
 SaspSelection select_points(const CoarseGrid& grid, const SaspConfig& cfg) {
   READ_CHECK(cfg.num_points >= 0, "SasP: num_points must be >= 0, got ", cfg.num_points);
+  // The decisions are host-side integer bookkeeping (the reference also goes
+  // through .item() per point); results go back to the map's device.
   torch::Tensor flat_t = grid.map.detach().reshape(-1).to(torch::kCPU, torch::kFloat32).contiguous();
   const float* v = flat_t.data_ptr<float>();
   const int64_t n = flat_t.numel();
