@@ -3,6 +3,7 @@
 // CkptCommand (see ckpt_cli.h and ckpt_inspect.cpp) and list it here.
 #include "checkpoints/ckpt_cli.h"
 #include "checkpoints/ckpt_convert.h"
+#include "checkpoints/ckpt_export_adapter.h"
 #include "checkpoints/ckpt_inspect.h"
 
 int main(int argc, char** argv) {
@@ -10,5 +11,6 @@ int main(int argc, char** argv) {
                                           rd::kCkptInspect,
                                           rd::kCkptConsolidate,
                                           rd::kCkptReshard,
+                                          rd::kCkptExportAdapter,
                                       });
 }

@@ -138,6 +138,13 @@ void save_peft_adapter(const std::string& folder, torch::nn::Module& root, const
   for (const auto& p : root.named_parameters(true))
     if (is_lora_parameter(p.key())) ours[p.key()] = p.value().detach().to(torch::kCPU);
   READ_CHECK(!ours.empty(), folder, ": the model has no LoRA parameters to save");
+  save_peft_adapter(folder, ours, cfg, base_model_name_or_path);
+}
+
+void save_peft_adapter(const std::string& folder, const StateDict& ours, const LoraConfig& cfg,
+                       const std::string& base_model_name_or_path) {
+  READ_CHECK(!ours.empty(), folder, ": no LoRA parameters to save");
+  for (const auto& [k, v] : ours) READ_CHECK(is_lora_parameter(k), folder, ": ", k, " is not a LoRA parameter");
   fs::create_directories(folder);
   nlohmann::json j;
   j["peft_type"] = "LORA";

@@ -42,5 +42,9 @@ LoraConfig load_peft_adapter(torch::nn::Module& root, const std::string& folder)
 // every LoRA parameter of `root`, in their current dtype.
 void save_peft_adapter(const std::string& folder, torch::nn::Module& root, const LoraConfig& config,
                        const std::string& base_model_name_or_path = "");
+// The same from LoRA parameters under our names (e.g. a checkpoint's
+// trainable weights filtered by is_lora_parameter).
+void save_peft_adapter(const std::string& folder, const StateDict& lora_params, const LoraConfig& config,
+                       const std::string& base_model_name_or_path = "");
 
 }  // namespace rd
