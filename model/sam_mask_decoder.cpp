@@ -44,6 +44,30 @@ MaskDecoderImpl::MaskDecoderImpl(const MaskDecoderOptions& o) : num_mask_tokens_
       register_module("iou_prediction_head", MLP(C, o.iou_head_hidden_dim, num_mask_tokens_, o.iou_head_depth));
 }
 
+namespace {
+// LibTorch 1.13's oneDNN path rejects bf16/fp16 transposed convolutions on
+// CPU with a bogus channel-count error; there they run in fp32 (then cast
+// back), which is also what the bf16 result approximates.
+torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& m, const torch::Tensor& x) {
+  const bool reduced = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+  if (!(reduced && x.device().is_cpu())) return m.forward(x);
+  namespace F = torch::nn::functional;
+  return F::conv_transpose2d(x.to(torch::kFloat32),
+                             m.weight.to(torch::kFloat32),
+                             F::ConvTranspose2dFuncOptions().bias(m.bias.to(torch::kFloat32)).stride(m.options.stride()))
+      .to(x.scalar_type());
+}
+}  // namespace
+
+torch::Tensor MaskDecoderImpl::upscale(const torch::Tensor& src) {
+  // output_upscaling: ConvTranspose2d(C, C/4, 2, 2), LayerNorm2d, GELU,
+  // ConvTranspose2d(C/4, C/8, 2, 2), GELU
+  torch::Tensor x = conv_transpose(*output_upscaling[0]->as<torch::nn::ConvTranspose2d>(), src);
+  x = torch::gelu(output_upscaling[1]->as<LayerNorm2d>()->forward(x));
+  x = conv_transpose(*output_upscaling[3]->as<torch::nn::ConvTranspose2d>(), x);
+  return torch::gelu(x);
+}
+
 MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings, const torch::Tensor& image_pe,
                                            const torch::Tensor& sparse, const torch::Tensor& dense,
                                            bool multimask_output) {
@@ -69,7 +93,7 @@ MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings
   torch::Tensor iou_token_out = hs.select(1, 0);
   torch::Tensor mask_tokens_out = hs.slice(1, 1, 1 + num_mask_tokens_);
 
-  torch::Tensor upscaled = output_upscaling->forward(keys.transpose(1, 2).reshape({B, c, h, w}));
+  torch::Tensor upscaled = upscale(keys.transpose(1, 2).reshape({B, c, h, w}));
   std::vector<torch::Tensor> hyper_in_list;
   for (int64_t i = 0; i < num_mask_tokens_; ++i)
     hyper_in_list.push_back(output_hypernetworks_mlps[i]->as<MLP>()->forward(mask_tokens_out.select(1, i)));

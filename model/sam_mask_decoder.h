@@ -61,6 +61,7 @@ class MaskDecoderImpl : public torch::nn::Module {
   MLP iou_prediction_head{nullptr};
 
  private:
+  torch::Tensor upscale(const torch::Tensor& src);  // output_upscaling
   int64_t num_mask_tokens_;
 };
 TORCH_MODULE(MaskDecoder);

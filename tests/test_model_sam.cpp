@@ -157,6 +157,38 @@ TEST(SamGradients, PointsAndTextEmbedsMatchFiniteDifferences) {
   }
 }
 
+// The trainer computes in bf16: the whole model converted to bf16 runs (the
+// Fourier PE in the matrix's dtype, masks postprocessed in fp32) and stays
+// close to the fp32 reference masks.
+TEST(SamBf16, WholeModelInBf16IsCloseToTheReference) {
+  for (const FixtureCase& c : rd::testing::cases_of_kind("sam")) {
+    SCOPED_TRACE(c.name());
+    Sam sam = loaded_sam(c);
+    sam->to(torch::kBFloat16);
+    const torch::Tensor emb = sam->image_embeddings(c.input("image").to(torch::kBFloat16));
+    EXPECT_EQ(emb.scalar_type(), torch::kBFloat16);
+    const auto input_hw = hw(c.input("input_size")), original_hw = hw(c.input("original_size"));
+    for (const json& set : c.config().at("prompt_sets")) {
+      const std::string p = set.at("name").get<std::string>() + ".";
+      SCOPED_TRACE(p);
+      torch::Tensor points, labels, text;
+      if (set.at("has_points").get<bool>()) {
+        points = c.input(p + "point_coords");  // fp32, as SasP produces them
+        labels = c.input(p + "point_labels");
+      }
+      if (set.at("has_text_embeds").get<bool>()) text = c.input(p + "text_embeds").to(torch::kBFloat16);
+      torch::NoGradGuard no_grad;
+      auto out = sam->predict(emb, points, labels, text, set.at("multimask_output").get<bool>(), input_hw,
+                              original_hw);
+      EXPECT_EQ(out.masks.scalar_type(), torch::kFloat32);
+      const torch::Tensor want = c.want(p + "masks");
+      const double scale = want.abs().max().item<double>();
+      const double err = (out.masks - want).abs().max().item<double>();
+      EXPECT_LT(err, 0.1 * scale) << "bf16 masks max error " << err << " (max |mask| " << scale << ")";
+    }
+  }
+}
+
 // Missing, unexpected and mis-shaped keys are all reported by name.
 TEST(SamLoading, ReportsEveryBadKeyByName) {
   for (const FixtureCase& c : rd::testing::cases_of_kind("sam")) {
