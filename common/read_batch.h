@@ -9,6 +9,10 @@
 
 namespace rd {
 
+// Token conventions shared by data/ (which writes them) and model/ (which reads them).
+constexpr int64_t kImageTokenIndex = -200;  // the image placeholder in input_ids
+constexpr int64_t kIgnoreIndex = -100;      // labels not supervised
+
 struct SamMaskShape {
   int64_t sam_h = 0, sam_w = 0;  // image size after SAM's resize (before padding)
   int64_t height = 0, width = 0;  // original image size

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/read_batch.h"  // kImageTokenIndex, kIgnoreIndex
+
 namespace rd {
 
 struct TextEncoder {
@@ -21,8 +23,6 @@ struct TextEncoder {
   int64_t seg_id = -1;
 };
 
-constexpr int64_t kIgnoreIndex = -100;
-constexpr int64_t kImageTokenIndex = -200;
 
 struct LabelRound {
   int64_t cur_len, round_len, instruction_len;

@@ -8,10 +8,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "common/read_batch.h"  // kImageTokenIndex, kIgnoreIndex
+
 namespace rd {
 
-constexpr int64_t kImageTokenIndex = -200;
-constexpr int64_t kIgnoreIndex = -100;
 
 struct SplicedBatch {
   torch::Tensor inputs_embeds;         // [N, T, D]

@@ -1,0 +1,148 @@
+#include "data/train_loader.h"
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/logging.h"
+#include "data/conversation.h"
+#include "data/exif_orientation.h"
+#include "data/jpeg_decode.h"
+
+namespace rd {
+namespace fs = std::filesystem;
+
+SampleSource::SampleSource(const TrainLoaderConfig& config, TextEncoder encoder)
+    : config_(config),
+      encoder_(std::move(encoder)),
+      sampler_(config.mixture, config.seed),
+      templates_(TemplateSet::load(config.templates_path)) {
+  for (const auto& f : config_.mixture)
+    for (const auto& ds : f.datasets)
+      if (!stores_.count(ds)) {
+        fs::path dir = fs::path(config_.packed_dir) / ds / "train";
+        READ_CHECK(fs::exists(dir), "no packed dataset ", dir.string(), " (run read_pack)");
+        stores_[ds] = std::make_unique<PackReader>(dir.string());
+        READ_CHECK(stores_[ds]->size() > 0, dir.string(), ": packed dataset is empty");
+      }
+}
+
+const PackReader& SampleSource::store(const std::string& dataset) const { return *stores_.at(dataset); }
+
+LoadedSample SampleSource::load(int64_t epoch, int64_t index) const {
+  SampleDraw d = sampler_.draw(epoch, index);
+  const FamilySpec& family = sampler_.families()[d.family];
+  const PackReader& st = *stores_.at(family.datasets[d.dataset]);
+  SampleRng rng = sampler_.sample_rng(d);
+  LoadedSample out;
+  out.sample = build_sample(family.name, st, rng.below(static_cast<int64_t>(st.size())), rng, templates_,
+                            config_.sample);
+  // Drop conversations too long for the text budget (never cut a [SEG]).
+  const int64_t limit = max_text_tokens(config_.text);
+  DecoratedSample& s = out.sample;
+  DecoratedSample kept = s;
+  kept.conversations.clear(), kept.masks.clear(), kept.exists.clear();
+  for (size_t i = 0, m = 0; i < s.conversations.size(); ++i) {
+    bool has_mask = s.exists[i];
+    int64_t len = encoder_.encode_with_image(replace_image_tokens(s.conversations[i])).size();
+    if (len <= limit) {
+      kept.conversations.push_back(s.conversations[i]);
+      kept.exists.push_back(s.exists[i]);
+      if (has_mask) kept.masks.push_back(s.masks[m]);
+    } else {
+      LOG_FIRST_N(WARNING, 5) << rank_prefix() << "dropping a conversation of " << len << " tokens (budget "
+                              << limit << ") from " << s.dataset << " sample " << index;
+    }
+    m += has_mask;
+  }
+  READ_CHECK(!kept.conversations.empty(), s.dataset, ": every conversation of sample ", index,
+             " exceeds the text budget of ", limit, " tokens");
+  s = std::move(kept);
+
+  std::string bytes = st.blob(s.image.key);
+  DecodeOptions opt;
+  opt.apply_exif_orientation = false;  // the record says which orientation the annotations use
+  DecodedImage im = decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                 st.dir() + ":" + s.image.key, opt);
+  RgbImage rgb = apply_exif_orientation(std::move(im.image), s.image.orientation);
+  READ_CHECK(rgb.height == s.image.height && rgb.width == s.image.width, st.dir(), ":", s.image.key,
+             ": decoded ", rgb.height, "x", rgb.width, " but the record says ", s.image.height, "x",
+             s.image.width);
+  SamInput sam = sam_preprocess(rgb, config_.sam);
+  out.image_sam = sam.pixel_values;
+  out.shape = sam.mask_shape;
+  out.image_clip = clip_preprocess(rgb, config_.clip);
+  return out;
+}
+
+ReadBatch SampleSource::collate(std::vector<LoadedSample>&& samples) const {
+  ReadBatch b;
+  std::vector<torch::Tensor> sam, clip;
+  std::vector<std::string> conversations;
+  std::vector<int64_t> offset{0};
+  for (auto& s : samples) {
+    sam.push_back(s.image_sam);
+    clip.push_back(s.image_clip);
+    for (const auto& c : s.sample.conversations) conversations.push_back(c);
+    offset.push_back(conversations.size());
+    std::vector<torch::Tensor> masks;
+    for (const auto& m : s.sample.masks) masks.push_back(m.to(torch::kFloat32));
+    b.masks_list.push_back(masks.empty() ? torch::zeros({0, s.shape.height, s.shape.width})
+                                         : torch::stack(masks));
+    // Decision (spec 8.9): the SAM size is stored for every sample, masks or not.
+    b.sam_mask_shape_list.push_back(s.shape);
+    b.exists.push_back(s.sample.exists);
+  }
+  b.images = torch::stack(sam);
+  b.images_clip = torch::stack(clip);
+  TextBatch t = collate_text(conversations, encoder_, config_.text);
+  b.input_ids = t.input_ids;
+  b.labels = t.labels;
+  b.attention_masks = t.attention_masks;
+  b.offset = torch::tensor(offset, torch::kInt64);
+  return b;
+}
+
+SamplerState TrainLoader::state_at(SamplerState start, int64_t k, int64_t micro_batch, int world,
+                                   int64_t samples_per_epoch) {
+  const int64_t stride = micro_batch * world;
+  if (samples_per_epoch <= 0) return {start.epoch, start.cursor + k * stride};
+  READ_CHECK(samples_per_epoch % stride == 0, "samples_per_epoch ", samples_per_epoch,
+             " is not a multiple of micro_batch x world = ", stride);
+  const int64_t total = start.cursor + k * stride;
+  return {start.epoch + total / samples_per_epoch, total % samples_per_epoch};
+}
+
+TrainLoader::TrainLoader(const TrainLoaderConfig& config, TextEncoder encoder, SamplerState start)
+    : config_(config), start_(start), source_(std::make_unique<SampleSource>(config, std::move(encoder))) {
+  PrefetchOptions opt;
+  opt.num_workers = config.workers;
+  opt.max_in_flight = config.prefetch;
+  slots_.resize(opt.max_in_flight);
+  scheduler_ = std::make_unique<PrefetchScheduler>(
+      [this](int64_t k, int slot) {
+        SamplerState s = state_at(start_, k, config_.micro_batch, config_.world, config_.samples_per_epoch);
+        std::vector<LoadedSample> samples;
+        for (int64_t idx : MixtureSampler::rank_indices(s.cursor, config_.micro_batch, config_.rank, config_.world))
+          samples.push_back(source_->load(s.epoch, idx));
+        slots_[slot] = source_->collate(std::move(samples));
+      },
+      opt);
+}
+
+TrainLoader::~TrainLoader() { scheduler_->stop(); }
+
+ReadBatch TrainLoader::next() {
+  int64_t k;
+  int slot;
+  READ_CHECK(scheduler_->acquire(&k, &slot), "train loader stopped");
+  ReadBatch b = std::move(slots_[slot]);
+  scheduler_->release(slot);
+  ++consumed_;
+  return b;
+}
+
+SamplerState TrainLoader::state() const {
+  return state_at(start_, consumed_, config_.micro_batch, config_.world, config_.samples_per_epoch);
+}
+
+}  // namespace rd
