@@ -1,0 +1,190 @@
+#include "trainer/trainer.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/logging.h"
+#include "data/conversation.h"
+#include "model/weight_loading.h"
+#include "trainer/model_factory.h"
+#include "trainer/validation_set.h"
+
+namespace rd {
+namespace fs = std::filesystem;
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TextEncoder encoder_of(const Tokenizer& tok) {
+  TextEncoder enc;
+  enc.encode = [&tok](const std::string& s) { return tok.encode(s); };
+  enc.encode_with_image = [&tok](const std::string& s) { return tok.encode_with_image(s); };
+  enc.pad_id = tok.pad_id();
+  enc.seg_id = tok.seg_id();
+  return enc;
+}
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& config, Communicator& comm)
+    : config_(config), comm_(comm), tokenizer_(Tokenizer::from_folder(config.model.tokenizer_dir)) {
+  torch::manual_seed(config.train.seed);  // same initial weights on every rank (also broadcast by ZeRO)
+  model_ = make_read_model(config.model, tokenizer_);
+  auto params = model_->set_trainable();
+  ZeroConfig zc;
+  zc.stage = static_cast<int>(config.optim.zero_stage);
+  zc.bucket_elements = config.optim.bucket_elements;
+  zc.adamw.beta1 = config.optim.betas[0];
+  zc.adamw.beta2 = config.optim.betas[1];
+  zc.adamw.eps = config.optim.eps;
+  zc.adamw.weight_decay = config.optim.weight_decay;
+  zc.max_grad_norm = config.optim.grad_clip;
+  optimizer_ = std::make_unique<ZeroOptimizer>(comm_, params, zc);
+  schedule_ = LrSchedule::make(config.optim.schedule, config.optim.lr, config.optim.warmup_steps, config.total_steps());
+
+  checkpoints_ = std::make_unique<CheckpointManager>(config.train.output_dir + "/checkpoints", comm,
+                                                     static_cast<int>(config.train.keep_last));
+  SamplerState start = resume();
+  TrainLoaderConfig lc = train_loader_config(config, comm.rank(), comm.world_size(),
+                                             model_->read_config());
+  loader_ = std::make_unique<TrainLoader>(lc, encoder_of(tokenizer_), start);
+  if (comm.rank() == 0) log_ = std::make_unique<MetricsLog>(config.train.output_dir);
+  int64_t trainable = 0, total = 0;
+  for (const auto& p : model_->parameters()) total += p.numel();
+  for (const auto& [n, p] : params) trainable += p.numel();
+  LOG(INFO) << "model: " << total << " parameters, " << trainable << " trainable ("
+            << params.size() << " tensors); ZeRO stage " << zc.stage << " on " << comm.world_size()
+            << " rank(s); optimizer state " << optimizer_->memory().optimizer_states() << " bytes on this rank";
+}
+
+SamplerState Trainer::resume() {
+  std::optional<CheckpointLoad> c = checkpoints_->load_latest(optimizer_->layout());
+  if (!c) return {};
+  LoadOptions opt;
+  opt.optional = [](const std::string& name) { return !is_read_trainable(name); };  // frozen: from init
+  load_into(*model_, c->trainable, opt).check("checkpoint weights", c->dir);
+  optimizer_->load_local_state(c->shard);
+  if (c->rng_state.defined()) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(c->rng_state);
+  }
+  step_ = c->step;
+  best_giou_ = c->trainer_state.value("best_giou", -1.0);
+  SamplerState s{c->trainer_state.at("epoch").get<int64_t>(), c->trainer_state.at("cursor").get<int64_t>()};
+  LOG(INFO) << "resumed from " << c->dir << " at step " << step_ << (c->resharded ? " (re-sharded)" : "");
+  return s;
+}
+
+void Trainer::save_checkpoint() {
+  CheckpointSave s;
+  s.step = step_;
+  SamplerState st = loader_->state();
+  s.trainer_state = {{"epoch", st.epoch}, {"cursor", st.cursor}, {"best_giou", best_giou_},
+                     {"lr", schedule_.at(step_)}};
+  for (const auto& [name, p] : model_->trainable_parameters()) s.trainable[name] = p;
+  s.shard = optimizer_->local_state();
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    s.rng_state = gen.get_state();
+  }
+  s.config_path = config_.path;
+  s.tokenizer_dir = config_.model.tokenizer_dir;
+  checkpoints_->save(s);
+}
+
+Trainer::StepStats Trainer::train_step() {
+  StepStats s;
+  model_->train();
+  const int64_t accum = config_.train.grad_accumulation;
+  for (int64_t m = 0; m < accum; ++m) {
+    ReadBatch batch = loader_->next();
+    ReadForwardOutput out = model_->forward_batch(batch);
+    (out.losses.loss / static_cast<double>(accum)).backward();
+    optimizer_->accumulate();
+    s.loss += out.losses.loss.item<double>() / accum;
+    s.ce += out.losses.ce_loss.item<double>() / accum;
+    s.bce += out.losses.mask_bce_loss.item<double>() / accum;
+    s.dice += out.losses.mask_dice_loss.item<double>() / accum;
+  }
+  s.lr = schedule_.at(step_);
+  ZeroStepResult r = optimizer_->step(s.lr);
+  optimizer_->zero_grad();
+  s.grad_norm = r.grad_norm;
+  // Loss parts averaged over ranks for the log line.
+  torch::Tensor parts = torch::tensor({s.loss, s.ce, s.bce, s.dice}, torch::kFloat64);
+  comm_.all_reduce(parts);
+  parts /= comm_.world_size();
+  s.loss = parts[0].item<double>(), s.ce = parts[1].item<double>();
+  s.bce = parts[2].item<double>(), s.dice = parts[3].item<double>();
+  ++step_;
+  return s;
+}
+
+void Trainer::log_step(const StepStats& s, double seconds) {
+  if (!log_) return;
+  const int64_t total = config_.total_steps();
+  const double samples = config_.train.micro_batch_size * config_.train.grad_accumulation * comm_.world_size();
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "step %lld/%lld  loss %.4f (ce %.4f bce %.4f dice %.4f)  lr %.3g  grad_norm %.3f  %.1f samples/s  ETA %.0fs",
+                static_cast<long long>(step_), static_cast<long long>(total), s.loss, s.ce, s.bce, s.dice, s.lr,
+                s.grad_norm, samples / seconds, seconds * (total - step_));
+  if (step_ % config_.train.log_every == 0 || step_ == total) LOG(INFO) << line;
+  log_->scalars(step_, {{"train/loss", s.loss},
+                        {"train/ce_loss", s.ce},
+                        {"train/mask_bce_loss", s.bce},
+                        {"train/mask_dice_loss", s.dice},
+                        {"train/lr", s.lr},
+                        {"train/grad_norm", s.grad_norm},
+                        {"train/samples_per_second", samples / seconds}});
+}
+
+SegmentationMetrics Trainer::validate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  ValidationSet val(config_, model_->read_config(), encoder_of(tokenizer_));
+  SegmentationMetrics local;
+  for (int64_t i = comm_.rank(); i < val.size(); i += comm_.world_size()) {
+    ValidationItem item = val.get(i);
+    ReadForwardOutput out = model_->forward_batch(item.batch);
+    const torch::Tensor& logits = out.pred_masks.at(0);
+    for (int64_t q = 0; q < logits.size(0); ++q) local.add(logits[q].gt(0), item.ground_truth[q]);
+  }
+  torch::Tensor v = torch::tensor(local.to_vector(), torch::kFloat64);
+  comm_.all_reduce(v);
+  std::vector<double> vals(v.data_ptr<double>(), v.data_ptr<double>() + 4);
+  return SegmentationMetrics::from_vector(vals);
+}
+
+SegmentationMetrics Trainer::run() {
+  const int64_t total = config_.total_steps();
+  auto report = [&](const SegmentationMetrics& m) {
+    LOG(INFO) << "validation at step " << step_ << ": gIoU " << m.giou() << " cIoU " << m.ciou() << " ("
+              << m.queries() << " queries)";
+    if (log_) {
+      log_->scalars(step_, {{"val/giou", m.giou()}, {"val/ciou", m.ciou()}});
+      if (m.giou() > best_giou_) {
+        best_giou_ = m.giou();
+        log_->note("best", {{"step", step_}, {"giou", m.giou()}, {"ciou", m.ciou()}});
+      }
+    }
+  };
+  report(validate());
+  while (step_ < total) {
+    auto t0 = std::chrono::steady_clock::now();
+    StepStats s = train_step();
+    log_step(s, seconds_since(t0));
+    if (config_.train.val_every > 0 && step_ % config_.train.val_every == 0 && step_ < total) report(validate());
+    if (config_.train.ckpt_every > 0 && step_ % config_.train.ckpt_every == 0 && step_ < total) save_checkpoint();
+  }
+  save_checkpoint();
+  SegmentationMetrics final_metrics = validate();
+  report(final_metrics);
+  return final_metrics;
+}
+
+}  // namespace rd
