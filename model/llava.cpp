@@ -65,9 +65,11 @@ LoadReport LlavaForCausalLMImpl::load_llava_weights(const StateDict& sd,
   for (const auto& kv : sd)
     if (kv.first.rfind("model.vision_tower.", 0) == 0) has_tower = true;
   LoadOptions opt;
-  opt.optional = [has_tower](const std::string& name) {
+  opt.optional = [has_tower, foreign_prefixes](const std::string& name) {
     // LoRA layers come from adapters; the tower from its own folder unless
-    // this (unmerged) checkpoint carries it.
+    // this (unmerged) checkpoint carries it; the caller loads the rest.
+    for (const auto& p : foreign_prefixes)
+      if (name.rfind(p, 0) == 0) return true;
     return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos ||
            (!has_tower && name.rfind("model.vision_tower.", 0) == 0);
   };

@@ -65,7 +65,8 @@ class LlavaForCausalLMImpl : public torch::nn::Module {
   // Loads an HF LLaVA/READ weight dict: the LLaMA keys, model.mm_projector.*
   // and, if present, model.vision_tower.vision_tower.vision_model.*. Keys
   // under model.* that none of these claim are returned as unexpected unless
-  // `foreign_prefixes` (e.g. "model.visual_model.") lists them.
+  // `foreign_prefixes` (e.g. "model.visual_model.") lists them; module
+  // parameters under those prefixes are left to the caller (not missing).
   LoadReport load_llava_weights(const StateDict& sd, const std::vector<std::string>& foreign_prefixes = {});
 
   const LlavaConfig& config() const { return config_; }

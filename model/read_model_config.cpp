@@ -57,7 +57,11 @@ ReadModelConfig ReadModelConfig::preset(const std::string& name) {
 }
 
 ReadModelConfig ReadModelConfig::read(ConfigReader& r) {
-  ReadModelConfig c = preset(r.get<std::string>("preset", "read7b"));
+  const std::string name = r.get<std::string>("preset", "read7b");
+  ReadModelConfig c = preset(name);
+  // The tiny model is built fresh: its base vocabulary follows vocab_size
+  // (the three added tokens last). The real presets load a 32000-token base.
+  if (name == "tiny" && r.has("vocab_size")) c = tiny(r.get<long long>("vocab_size", c.vocab_size));
   c.vocab_size = r.get<long long>("vocab_size", c.vocab_size);
   c.seg_token_id = r.get<long long>("seg_token_id", c.seg_token_id);
   c.out_dim = r.get<long long>("out_dim", c.out_dim);

@@ -40,7 +40,8 @@ struct ReadModelConfig {
   // "read7b" | "read13b" | "tiny".
   static ReadModelConfig preset(const std::string& name);
 
-  // Keys: preset (default read7b), vocab_size, seg_token_id, out_dim,
+  // Keys: preset (default read7b), vocab_size (tiny: also sets the base
+  // vocabulary to vocab_size - 3), seg_token_id, out_dim,
   // use_lora, gradient_checkpointing, new_token_init_std, lora {r, alpha,
   // dropout, target_modules}, sasp {...}, loss {...}, sam_preset (vit_h |
   // vit_l | vit_b).

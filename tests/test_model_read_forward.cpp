@@ -9,75 +9,13 @@
 #include "model/read_model.h"
 #include "model/read_model_loading.h"
 #include "tests/harness/fixtures.h"
+#include "tests/model_read_util.h"
 
 using nlohmann::json;
 using rd::testing::cases_of_kind;
 using rd::testing::FixtureCase;
 
 namespace {
-
-rd::ReadModelConfig config_of(const FixtureCase& c) {
-  const json& j = c.config();
-  rd::ReadModelConfig cfg = rd::ReadModelConfig::tiny();
-  const json& s = j.at("sam");
-  cfg.sam.img_size = s.at("img_size");
-  cfg.sam.patch_size = s.at("patch_size");
-  cfg.sam.encoder_embed_dim = s.at("encoder_embed_dim");
-  cfg.sam.encoder_depth = s.at("encoder_depth");
-  cfg.sam.encoder_num_heads = s.at("encoder_num_heads");
-  cfg.sam.encoder_global_attn_indexes = s.at("encoder_global_attn_indexes").get<std::vector<int64_t>>();
-  cfg.sam.window_size = s.at("window_size");
-  cfg.sam.mlp_ratio = s.at("mlp_ratio");
-  cfg.sam.encoder_layernorm_eps = s.at("encoder_layernorm_eps");
-  cfg.sam.prompt_embed_dim = s.at("prompt_embed_dim");
-  cfg.sam.mask_in_chans = s.at("mask_in_chans");
-  cfg.sam.num_multimask_outputs = s.at("num_multimask_outputs");
-  cfg.sam.decoder_transformer_depth = s.at("decoder_transformer_depth");
-  cfg.sam.decoder_num_heads = s.at("decoder_num_heads");
-  cfg.sam.decoder_mlp_dim = s.at("decoder_mlp_dim");
-  cfg.sam.iou_head_depth = s.at("iou_head_depth");
-  cfg.sam.iou_head_hidden_dim = s.at("iou_head_hidden_dim");
-  cfg.out_dim = j.at("out_dim");
-  cfg.vocab_size = j.at("llama").at("vocab_size");
-  cfg.seg_token_id = j.at("token_ids").at("seg");
-  const json& sa = j.at("sasp");
-  cfg.sasp.down_sample = sa.at("down_sample");
-  cfg.sasp.num_points = sa.at("num_points");
-  cfg.sasp.t_pos = sa.at("t_pos");
-  cfg.sasp.t_neg = sa.at("t_neg");
-  cfg.sasp.target_size = j.at("sasp_target_size");
-  const json& w = j.at("loss_weights");
-  cfg.loss = rd::LossWeights{w.at("ce_loss_weight"), w.at("bce_loss_weight"), w.at("dice_loss_weight")};
-  cfg.gradient_checkpointing = false;
-  return cfg;
-}
-
-rd::ReadBatch batch_of(const FixtureCase& c) {
-  rd::ReadBatch b;
-  b.images = c.input("images");
-  b.images_clip = c.input("images_clip");
-  b.input_ids = c.input("input_ids");
-  b.labels = c.input("labels");
-  b.attention_masks = c.input("attention_masks");
-  b.offset = c.input("offset");
-  torch::Tensor sam_hw = c.input("sam_input_size"), hw = c.input("original_size");
-  for (int64_t i = 0; i < b.images.size(0); ++i) {
-    b.masks_list.push_back(c.input("masks_" + std::to_string(i)));
-    b.sam_mask_shape_list.push_back({sam_hw[i][0].item<int64_t>(), sam_hw[i][1].item<int64_t>(),
-                                     hw[i][0].item<int64_t>(), hw[i][1].item<int64_t>()});
-  }
-  return b;
-}
-
-rd::ReadForCausalLM model_of(const FixtureCase& c) {
-  rd::ReadWeightSources src;
-  src.model_dir = c.file("model_dir");
-  src.vision_tower = c.file("vision_tower_dir");
-  src.adapter = c.file("adapter_dir");
-  rd::ReadForCausalLM m = rd::load_read_model(config_of(c), src);
-  m->eval();  // the fixture runs LoRA without dropout; SAM/CLIP/LLaMA have no other dropout
-  return m;
-}
 
 // The corrected (fixed) reference value where the size bug changed it.
 std::string name_of(const FixtureCase& c, const std::string& name) {
@@ -96,8 +34,8 @@ std::string our_name(const std::string& ref) {
 TEST(ReadForward, EveryCaseMatchesReference) {
   for (const auto& c : cases_of_kind("read_forward")) {
     SCOPED_TRACE(c.name());
-    rd::ReadForCausalLM m = model_of(c);
-    rd::ReadBatch b = batch_of(c);
+    rd::ReadForCausalLM m = rd::testing::read_model_of(c);
+    rd::ReadBatch b = rd::testing::read_batch_of(c);
     rd::ReadForwardOutput out = m->forward_batch(b);
 
     EXPECT_FIXED(c, "loss", out.losses.loss);
@@ -172,8 +110,8 @@ TEST(ReadForward, EveryCaseMatchesReference) {
 TEST(ReadForward, MaskLossReachesLoraThroughSegEmbeddingAndPoints) {
   for (const auto& c : cases_of_kind("read_forward")) {
     SCOPED_TRACE(c.name());
-    rd::ReadForCausalLM m = model_of(c);
-    rd::ReadBatch b = batch_of(c);
+    rd::ReadForCausalLM m = rd::testing::read_model_of(c);
+    rd::ReadBatch b = rd::testing::read_batch_of(c);
     std::vector<torch::Tensor> lora;
     for (const auto& p : m->named_parameters())
       if (rd::is_lora_parameter(p.key())) lora.push_back(p.value());
