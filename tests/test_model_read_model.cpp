@@ -209,20 +209,24 @@ TEST(ReadModel, ConfigFromYaml) {
   EXPECT_THROW(rd::ReadModelConfig::read(rb), rd::Error);
 }
 
-TEST(ReadModel, Bf16LanguageModelForwardIsFinite) {
-  // LibTorch 1.13 on CPU cannot run SAM's ConvTranspose2d in bf16 (mkldnn
-  // rejects it, the slow kernel has no bf16), so here the LLaVA part is bf16
-  // and SAM stays float32: the forward casts the prompts to SAM's dtype.
+TEST(ReadModel, Bf16ForwardIsFinite) {
   rd::ReadModelConfig cfg = rd::ReadModelConfig::tiny();
-  rd::ReadForCausalLM m = rd::build_read_model(cfg);
-  m->llm->to(torch::kBFloat16);
-  m->vision_tower->to(torch::kBFloat16);
-  m->mm_projector->to(torch::kBFloat16);
-  m->text_hidden_fcs->to(torch::kBFloat16);
-  m->eval();
-  rd::ReadBatch b = rd::testing::synthetic_read_batch(cfg);
-  rd::ReadForwardOutput out = m->forward_batch(b);
-  EXPECT_TRUE(std::isfinite(out.losses.loss.item<double>()));
-  out.losses.loss.backward();
-  expect_only_trainable_have_grads(*m);
+  for (bool whole : {true, false}) {
+    SCOPED_TRACE(whole ? "whole model bf16" : "LLaVA part bf16, SAM float32");
+    rd::ReadForCausalLM m = rd::build_read_model(cfg);
+    if (whole) {
+      m->to(torch::kBFloat16);
+    } else {
+      m->llm->to(torch::kBFloat16);
+      m->vision_tower->to(torch::kBFloat16);
+      m->mm_projector->to(torch::kBFloat16);
+      m->text_hidden_fcs->to(torch::kBFloat16);
+    }
+    m->eval();
+    rd::ReadBatch b = rd::testing::synthetic_read_batch(cfg);
+    rd::ReadForwardOutput out = m->forward_batch(b);
+    EXPECT_TRUE(std::isfinite(out.losses.loss.item<double>()));
+    out.losses.loss.backward();
+    expect_only_trainable_have_grads(*m);
+  }
 }
