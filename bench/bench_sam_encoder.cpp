@@ -29,7 +29,8 @@ double rss_bytes() {  // current resident set (VmRSS)
 double cpu_seconds() {  // user + system time of the process
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 double peak_rss_bytes() {
   rusage u{};
@@ -57,9 +58,10 @@ int main(int argc, char** argv) {
   std::cout << "SAM " << preset << " img " << cfg.img_size << " batch " << batch << ", "
             << torch::get_num_threads() << " threads\n"
             << size.describe(4)
-            << "image encoder forward: " << std::chrono::duration<double>(t1 - t0).count() << " s wall, "
-            << (c1 - c0) << " s CPU -> " << emb.sizes() << "\n"
-            << "activation peak (peak RSS - RSS before forward): " << (peak - before) / 1e9 << " GB\n"
+            << "image encoder forward: " << std::chrono::duration<double>(t1 - t0).count()
+            << " s wall, " << (c1 - c0) << " s CPU -> " << emb.sizes() << "\n"
+            << "activation peak (peak RSS - RSS before forward): " << (peak - before) / 1e9
+            << " GB\n"
             << "estimate image_encoder_inference_peak_bytes: "
             << rd::sam::image_encoder_inference_peak_bytes(cfg, batch, 4) / 1e9 << " GB\n";
 }

@@ -10,15 +10,18 @@ namespace F = torch::nn::functional;
 
 SamImpl::SamImpl(SamConfig config) : config_(std::move(config)) {
   config_.validate();
-  image_encoder = register_module("image_encoder", ImageEncoderViT(config_.image_encoder_options()));
-  prompt_encoder = register_module("prompt_encoder", PromptEncoder(config_.prompt_encoder_options()));
+  image_encoder =
+      register_module("image_encoder", ImageEncoderViT(config_.image_encoder_options()));
+  prompt_encoder =
+      register_module("prompt_encoder", PromptEncoder(config_.prompt_encoder_options()));
   mask_decoder = register_module("mask_decoder", MaskDecoder(config_.mask_decoder_options()));
 }
 
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Tables the forward pass resamples to the size it needs: the absolute
@@ -43,7 +46,8 @@ SamLoadReport SamImpl::load_state_dict(const StateDict& sd, const std::string& p
     torch::NoGradGuard no_grad;
     for (auto& p : named_parameters(/*recurse=*/true)) {
       auto it = sd.find(prefix + p.key());
-      if (it == sd.end() || it->second.sizes() == p.value().sizes() || !resizable(p.key(), p.value(), it->second))
+      if (it == sd.end() || it->second.sizes() == p.value().sizes() ||
+          !resizable(p.key(), p.value(), it->second))
         continue;
       std::ostringstream os;
       os << it->first << " " << it->second.sizes() << " (model " << p.value().sizes() << ")";
@@ -55,14 +59,17 @@ SamLoadReport SamImpl::load_state_dict(const StateDict& sd, const std::string& p
   opt.prefix = prefix;
   r.keys = load_into(*this, sd, opt);
   std::ostringstream what;
-  what << "SAM weights (encoder dim " << config_.encoder_embed_dim << ", depth " << config_.encoder_depth
-       << ", img_size " << config_.img_size << (prefix.empty() ? "" : ", prefix '" + prefix + "'") << ")";
+  what << "SAM weights (encoder dim " << config_.encoder_embed_dim << ", depth "
+       << config_.encoder_depth << ", img_size " << config_.img_size
+       << (prefix.empty() ? "" : ", prefix '" + prefix + "'") << ")";
   r.keys.check(what.str(), source);
   for (const auto& s : r.resized) LOG(INFO) << "SAM: " << s << " is resampled at run time";
   return r;
 }
 
-StateDict SamImpl::state_dict(const std::string& prefix) const { return module_state(*this, prefix); }
+StateDict SamImpl::state_dict(const std::string& prefix) const {
+  return module_state(*this, prefix);
+}
 
 torch::Tensor SamImpl::image_embeddings(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
@@ -74,24 +81,29 @@ SamPrediction SamImpl::predict(const torch::Tensor& image_embedding, const torch
                                bool multimask_output, std::pair<int64_t, int64_t> input_hw,
                                std::pair<int64_t, int64_t> original_hw) {
   READ_CHECK(image_embedding.dim() == 4 && image_embedding.size(0) == 1,
-             "SAM predict: image_embedding must be one image [1, D, h, w], got ", image_embedding.sizes());
+             "SAM predict: image_embedding must be one image [1, D, h, w], got ",
+             image_embedding.sizes());
   SamPrediction p;
   p.prompt = prompt_encoder->forward(points, labels, text_embeds);
-  p.decoder = mask_decoder->forward(image_embedding, prompt_encoder->get_dense_pe(), p.prompt.sparse,
-                                    p.prompt.dense, multimask_output);
+  p.decoder = mask_decoder->forward(image_embedding, prompt_encoder->get_dense_pe(),
+                                    p.prompt.sparse, p.prompt.dense, multimask_output);
   p.masks = postprocess_masks(p.decoder.low_res_masks, input_hw, original_hw);
   return p;
 }
 
-torch::Tensor SamImpl::postprocess_masks(const torch::Tensor& masks, std::pair<int64_t, int64_t> input_hw,
+torch::Tensor SamImpl::postprocess_masks(const torch::Tensor& masks,
+                                         std::pair<int64_t, int64_t> input_hw,
                                          std::pair<int64_t, int64_t> original_hw) const {
-  READ_CHECK(masks.dim() == 4, "SAM postprocess_masks: masks must be [n, m, h, w], got ", masks.sizes());
+  READ_CHECK(masks.dim() == 4, "SAM postprocess_masks: masks must be [n, m, h, w], got ",
+             masks.sizes());
   const int64_t S = config_.img_size;
-  READ_CHECK(input_hw.first > 0 && input_hw.second > 0 && input_hw.first <= S && input_hw.second <= S,
-             "SAM postprocess_masks: input size (", input_hw.first, ", ", input_hw.second,
-             ") must lie inside img_size ", S);
-  READ_CHECK(original_hw.first > 0 && original_hw.second > 0, "SAM postprocess_masks: bad original size (",
-             original_hw.first, ", ", original_hw.second, ")");
+  READ_CHECK(
+      input_hw.first > 0 && input_hw.second > 0 && input_hw.first <= S && input_hw.second <= S,
+      "SAM postprocess_masks: input size (", input_hw.first, ", ", input_hw.second,
+      ") must lie inside img_size ", S);
+  READ_CHECK(original_hw.first > 0 && original_hw.second > 0,
+             "SAM postprocess_masks: bad original size (", original_hw.first, ", ",
+             original_hw.second, ")");
   auto bilinear = [](const torch::Tensor& x, int64_t h, int64_t w) {
     return F::interpolate(x, F::InterpolateFuncOptions()
                                  .size(std::vector<int64_t>{h, w})

@@ -7,11 +7,12 @@
 // How READ uses it (one image i with n_i [SEG] embeddings):
 //   rd::sam::Sam sam(rd::sam::SamConfig::vit_h());
 //   sam->load_state_dict(rd::load_state_dict("sam_vit_h_4b8939.pth"), "", path);
-//   torch::Tensor emb = sam->image_embeddings(images);     // [B, 256, 64, 64], no grad
+//   torch::Tensor emb = sam->image_embeddings(images);  // [B, 256, 64, 64], no grad
 //   rd::sam::SamPrediction p = sam->predict(
-//       emb[i].unsqueeze(0),                               // [1, 256, 64, 64]
-//       points, labels,                                    // [n, K, 2] (x, y) in the 1024 frame, [n, K]
-//       text_embeds,                                       // [n, 1, 256]
+//       emb[i].unsqueeze(0),  // [1, 256, 64, 64]
+//       points,               // [n, K, 2] (x, y) in the 1024 frame (float, may require grad)
+//       labels,               // [n, K] 1 / 0 / -1
+//       text_embeds,          // [n, 1, 256]
 //       /*multimask_output=*/false, {h', w'}, {H, W});
 //   p.masks  // [n, 1, H, W] logits (> 0 = mask), differentiable in points,
 //            // text_embeds and the mask decoder's weights.
@@ -33,9 +34,10 @@
 namespace rd::sam {
 
 struct SamPrediction {
-  PromptEmbeddings prompt;    // sparse [n, N, D], dense [n, D, h, w]
-  MaskDecoderOutput decoder;  // low_res_masks [n, m, 4h, 4w], iou_predictions [n, m], transformer outputs
-  torch::Tensor masks;        // [n, m, H, W] logits at the original size
+  PromptEmbeddings prompt;  // sparse [n, N, D], dense [n, D, h, w]
+  // low_res_masks [n, m, 4h, 4w], iou_predictions [n, m], transformer outputs
+  MaskDecoderOutput decoder;
+  torch::Tensor masks;  // [n, m, H, W] logits at the original size
 };
 
 struct SamLoadReport {

@@ -33,10 +33,11 @@ SamConfig SamConfig::preset(const std::string& name0) {
 }
 
 void SamConfig::validate() const {
-  READ_CHECK(patch_size > 0 && img_size > 0 && img_size % patch_size == 0, "SAM config: img_size ", img_size,
-             " must be a positive multiple of patch_size ", patch_size);
-  READ_CHECK(encoder_num_heads > 0 && encoder_embed_dim % encoder_num_heads == 0, "SAM config: encoder_embed_dim ",
-             encoder_embed_dim, " must be divisible by encoder_num_heads ", encoder_num_heads);
+  READ_CHECK(patch_size > 0 && img_size > 0 && img_size % patch_size == 0, "SAM config: img_size ",
+             img_size, " must be a positive multiple of patch_size ", patch_size);
+  READ_CHECK(encoder_num_heads > 0 && encoder_embed_dim % encoder_num_heads == 0,
+             "SAM config: encoder_embed_dim ", encoder_embed_dim,
+             " must be divisible by encoder_num_heads ", encoder_num_heads);
   READ_CHECK(window_size >= 0, "SAM config: window_size must be >= 0");
   for (int64_t g : encoder_global_attn_indexes)
     READ_CHECK(g >= 0 && g < encoder_depth, "SAM config: encoder_global_attn_indexes entry ", g,
@@ -49,8 +50,8 @@ void SamConfig::validate() const {
                  prompt_embed_dim % decoder_num_heads == 0,
              "SAM config: decoder_num_heads ", decoder_num_heads, " must divide prompt_embed_dim ",
              prompt_embed_dim, " and prompt_embed_dim / decoder_attention_downsample_rate");
-  READ_CHECK(num_multimask_outputs >= 1 && iou_head_depth >= 1, "SAM config: num_multimask_outputs and ",
-             "iou_head_depth must be >= 1");
+  READ_CHECK(num_multimask_outputs >= 1 && iou_head_depth >= 1,
+             "SAM config: num_multimask_outputs and ", "iou_head_depth must be >= 1");
 }
 
 ImageEncoderViTOptions SamConfig::image_encoder_options() const {

@@ -8,7 +8,7 @@ namespace rd::sam {
 namespace F = torch::nn::functional;
 
 std::pair<torch::Tensor, std::pair<int64_t, int64_t>> window_partition(const torch::Tensor& x0,
-                                                                      int64_t win) {
+                                                                       int64_t win) {
   const int64_t B = x0.size(0), H = x0.size(1), W = x0.size(2), C = x0.size(3);
   const int64_t pad_h = (win - H % win) % win, pad_w = (win - W % win) % win;
   torch::Tensor x = x0;
@@ -77,9 +77,9 @@ torch::Tensor add_decomposed_rel_pos(const torch::Tensor& attn, const torch::Ten
 
 PatchEmbedImpl::PatchEmbedImpl(int64_t patch_size, int64_t in_chans, int64_t embed_dim) {
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, embed_dim, patch_size)
-                                    .stride(patch_size)
-                                    .bias(true)));
+      "proj",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in_chans, embed_dim, patch_size).stride(patch_size).bias(true)));
 }
 
 torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& x) {
@@ -93,20 +93,23 @@ ViTAttentionImpl::ViTAttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias
              " is not divisible by num_heads ", num_heads);
   const int64_t head_dim = dim / num_heads;
   scale_ = 1.0 / std::sqrt(double(head_dim));
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 3).bias(qkv_bias)));
+  qkv = register_module("qkv",
+                        torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 3).bias(qkv_bias)));
   proj = register_module("proj", torch::nn::Linear(dim, dim));
   if (use_rel_pos) {
     READ_CHECK(input_size.first > 0 && input_size.second > 0,
                "SAM image encoder: relative positions need an input size");
     rel_pos_h = register_parameter("rel_pos_h", torch::zeros({2 * input_size.first - 1, head_dim}));
-    rel_pos_w = register_parameter("rel_pos_w", torch::zeros({2 * input_size.second - 1, head_dim}));
+    rel_pos_w =
+        register_parameter("rel_pos_w", torch::zeros({2 * input_size.second - 1, head_dim}));
   }
 }
 
 torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), H = x.size(1), W = x.size(2);
   // qkv: [3, B, heads, H*W, head_dim] -> q, k, v: [B*heads, H*W, head_dim]
-  torch::Tensor qkv_ = qkv->forward(x).reshape({B, H * W, 3, num_heads_, -1}).permute({2, 0, 3, 1, 4});
+  torch::Tensor qkv_ =
+      qkv->forward(x).reshape({B, H * W, 3, num_heads_, -1}).permute({2, 0, 3, 1, 4});
   auto parts = qkv_.reshape({3, B * num_heads_, H * W, -1}).unbind(0);
   const torch::Tensor &q = parts[0], &k = parts[1], &v = parts[2];
   torch::Tensor attn = torch::matmul(q * scale_, k.transpose(-2, -1));
@@ -133,11 +136,11 @@ BlockImpl::BlockImpl(const ImageEncoderViTOptions& o, int64_t window_size)
   std::pair<int64_t, int64_t> input_size =
       window_size == 0 ? std::make_pair(grid, grid) : std::make_pair(window_size, window_size);
   norm1 = register_module("norm1", ln());
-  attn = register_module("attn", ViTAttention(o.embed_dim, o.num_heads, o.qkv_bias, o.use_rel_pos,
-                                              input_size));
+  attn = register_module(
+      "attn", ViTAttention(o.embed_dim, o.num_heads, o.qkv_bias, o.use_rel_pos, input_size));
   norm2 = register_module("norm2", ln());
-  mlp = register_module("mlp", MLPBlock(o.embed_dim, int64_t(double(o.embed_dim) * o.mlp_ratio),
-                                        Activation::kGELU));
+  mlp = register_module(
+      "mlp", MLPBlock(o.embed_dim, int64_t(double(o.embed_dim) * o.mlp_ratio), Activation::kGELU));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
@@ -157,9 +160,11 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
 ImageEncoderViTImpl::ImageEncoderViTImpl(ImageEncoderViTOptions o) : o_(std::move(o)) {
   READ_CHECK(o_.patch_size > 0 && o_.img_size % o_.patch_size == 0, "SAM image encoder: img_size ",
              o_.img_size, " is not a multiple of patch_size ", o_.patch_size);
-  patch_embed = register_module("patch_embed", PatchEmbed(o_.patch_size, o_.in_chans, o_.embed_dim));
+  patch_embed =
+      register_module("patch_embed", PatchEmbed(o_.patch_size, o_.in_chans, o_.embed_dim));
   const int64_t grid = o_.grid_size();
-  if (o_.use_abs_pos) pos_embed = register_parameter("pos_embed", torch::zeros({1, grid, grid, o_.embed_dim}));
+  if (o_.use_abs_pos)
+    pos_embed = register_parameter("pos_embed", torch::zeros({1, grid, grid, o_.embed_dim}));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < o_.depth; ++i) {
     bool global = std::find(o_.global_attn_indexes.begin(), o_.global_attn_indexes.end(), i) !=
@@ -174,13 +179,15 @@ ImageEncoderViTImpl::ImageEncoderViTImpl(ImageEncoderViTOptions o) : o_(std::mov
       torch::nn::Sequential(
           torch::nn::Conv2d(torch::nn::Conv2dOptions(o_.embed_dim, o_.out_chans, 1).bias(false)),
           LayerNorm2d(o_.out_chans, o_.neck_layernorm2d_eps),
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(o_.out_chans, o_.out_chans, 3).padding(1).bias(false)),
+          torch::nn::Conv2d(
+              torch::nn::Conv2dOptions(o_.out_chans, o_.out_chans, 3).padding(1).bias(false)),
           LayerNorm2d(o_.out_chans, o_.neck_layernorm2d_eps)));
 }
 
 torch::Tensor ImageEncoderViTImpl::run(const torch::Tensor& images, Trace* trace) {
-  READ_CHECK(images.dim() == 4 && images.size(1) == o_.in_chans, "SAM image encoder: expected images [B, ",
-             o_.in_chans, ", H, W], got ", images.sizes());
+  READ_CHECK(images.dim() == 4 && images.size(1) == o_.in_chans,
+             "SAM image encoder: expected images [B, ", o_.in_chans, ", H, W], got ",
+             images.sizes());
   torch::Tensor x = patch_embed->forward(images);
   if (trace) trace->patch_embed = x;
   if (pos_embed.defined()) {

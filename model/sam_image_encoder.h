@@ -38,7 +38,7 @@ struct ImageEncoderViTOptions {
 // Splits [B, H, W, C] into [B * nH * nW, win, win, C] windows after zero
 // padding H and W up to a multiple of `win`; returns the padded size too.
 std::pair<torch::Tensor, std::pair<int64_t, int64_t>> window_partition(const torch::Tensor& x,
-                                                                      int64_t win);
+                                                                       int64_t win);
 // Inverse of window_partition, cropping the padding away: -> [B, H, W, C].
 torch::Tensor window_unpartition(const torch::Tensor& windows, int64_t win,
                                  std::pair<int64_t, int64_t> padded_hw,

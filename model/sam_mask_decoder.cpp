@@ -23,7 +23,8 @@ torch::Tensor MLPImpl::forward(torch::Tensor x) {
   return sigmoid_output_ ? torch::sigmoid(x) : x;
 }
 
-MaskDecoderImpl::MaskDecoderImpl(const MaskDecoderOptions& o) : num_mask_tokens_(o.num_multimask_outputs + 1) {
+MaskDecoderImpl::MaskDecoderImpl(const MaskDecoderOptions& o)
+    : num_mask_tokens_(o.num_multimask_outputs + 1) {
   const int64_t C = o.transformer_dim;
   READ_CHECK(o.transformer.embedding_dim == C, "SAM mask decoder: transformer width ",
              o.transformer.embedding_dim, " != transformer_dim ", C);
@@ -39,9 +40,10 @@ MaskDecoderImpl::MaskDecoderImpl(const MaskDecoderOptions& o) : num_mask_tokens_
           torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(C / 4, C / 8, 2).stride(2)),
           torch::nn::GELU()));
   output_hypernetworks_mlps = register_module("output_hypernetworks_mlps", torch::nn::ModuleList());
-  for (int64_t i = 0; i < num_mask_tokens_; ++i) output_hypernetworks_mlps->push_back(MLP(C, C, C / 8, 3));
-  iou_prediction_head =
-      register_module("iou_prediction_head", MLP(C, o.iou_head_hidden_dim, num_mask_tokens_, o.iou_head_depth));
+  for (int64_t i = 0; i < num_mask_tokens_; ++i)
+    output_hypernetworks_mlps->push_back(MLP(C, C, C / 8, 3));
+  iou_prediction_head = register_module(
+      "iou_prediction_head", MLP(C, o.iou_head_hidden_dim, num_mask_tokens_, o.iou_head_depth));
 }
 
 namespace {
@@ -52,9 +54,10 @@ torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& m, const torch::Ten
   const bool reduced = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
   if (!(reduced && x.device().is_cpu())) return m.forward(x);
   namespace F = torch::nn::functional;
-  return F::conv_transpose2d(x.to(torch::kFloat32),
-                             m.weight.to(torch::kFloat32),
-                             F::ConvTranspose2dFuncOptions().bias(m.bias.to(torch::kFloat32)).stride(m.options.stride()))
+  return F::conv_transpose2d(x.to(torch::kFloat32), m.weight.to(torch::kFloat32),
+                             F::ConvTranspose2dFuncOptions()
+                                 .bias(m.bias.to(torch::kFloat32))
+                                 .stride(m.options.stride()))
       .to(x.scalar_type());
 }
 }  // namespace
@@ -68,13 +71,17 @@ torch::Tensor MaskDecoderImpl::upscale(const torch::Tensor& src) {
   return torch::gelu(x);
 }
 
-MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings, const torch::Tensor& image_pe,
+MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings,
+                                           const torch::Tensor& image_pe,
                                            const torch::Tensor& sparse, const torch::Tensor& dense,
                                            bool multimask_output) {
   const int64_t B = sparse.size(0);
-  READ_CHECK(image_embeddings.dim() == 4 && (image_embeddings.size(0) == 1 || image_embeddings.size(0) == B),
-             "SAM mask decoder: image_embeddings must be [1 or ", B, ", C, h, w], got ", image_embeddings.sizes());
-  READ_CHECK(dense.dim() == 4 && dense.size(0) == B && dense.sizes().slice(1) == image_embeddings.sizes().slice(1),
+  READ_CHECK(image_embeddings.dim() == 4 &&
+                 (image_embeddings.size(0) == 1 || image_embeddings.size(0) == B),
+             "SAM mask decoder: image_embeddings must be [1 or ", B, ", C, h, w], got ",
+             image_embeddings.sizes());
+  READ_CHECK(dense.dim() == 4 && dense.size(0) == B &&
+                 dense.sizes().slice(1) == image_embeddings.sizes().slice(1),
              "SAM mask decoder: dense prompt ", dense.sizes(), " does not match image_embeddings ",
              image_embeddings.sizes(), " for ", B, " prompts");
 
@@ -84,7 +91,8 @@ MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings
   torch::Tensor tokens = torch::cat({output_tokens, sparse}, 1);
 
   // The reference repeat_interleaves a single image's embedding to B rows.
-  torch::Tensor src = image_embeddings.size(0) == B ? image_embeddings : image_embeddings.expand({B, -1, -1, -1});
+  torch::Tensor src =
+      image_embeddings.size(0) == B ? image_embeddings : image_embeddings.expand({B, -1, -1, -1});
   src = src + dense;
   torch::Tensor pos_src = image_pe.expand({B, -1, -1, -1});
   const int64_t c = src.size(1), h = src.size(2), w = src.size(3);
@@ -96,10 +104,12 @@ MaskDecoderOutput MaskDecoderImpl::forward(const torch::Tensor& image_embeddings
   torch::Tensor upscaled = upscale(keys.transpose(1, 2).reshape({B, c, h, w}));
   std::vector<torch::Tensor> hyper_in_list;
   for (int64_t i = 0; i < num_mask_tokens_; ++i)
-    hyper_in_list.push_back(output_hypernetworks_mlps[i]->as<MLP>()->forward(mask_tokens_out.select(1, i)));
+    hyper_in_list.push_back(
+        output_hypernetworks_mlps[i]->as<MLP>()->forward(mask_tokens_out.select(1, i)));
   torch::Tensor hyper_in = torch::stack(hyper_in_list, 1);
   const int64_t uc = upscaled.size(1), uh = upscaled.size(2), uw = upscaled.size(3);
-  torch::Tensor masks = torch::matmul(hyper_in, upscaled.view({B, uc, uh * uw})).view({B, -1, uh, uw});
+  torch::Tensor masks =
+      torch::matmul(hyper_in, upscaled.view({B, uc, uh * uw})).view({B, -1, uh, uw});
   torch::Tensor iou_pred = iou_prediction_head->forward(iou_token_out);
 
   MaskDecoderOutput out;

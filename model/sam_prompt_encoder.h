@@ -29,7 +29,8 @@ class PositionEmbeddingRandomImpl : public torch::nn::Module {
   // Dense PE of an h x w grid at cell centres: [2*num_pos_feats, h, w].
   torch::Tensor forward(int64_t h, int64_t w);
   // coords [..., 2] in pixels of an image of size (h, w) -> [..., 2*num_pos_feats].
-  torch::Tensor forward_with_coords(const torch::Tensor& coords, std::pair<int64_t, int64_t> image_hw);
+  torch::Tensor forward_with_coords(const torch::Tensor& coords,
+                                    std::pair<int64_t, int64_t> image_hw);
   torch::Tensor pe_encoding(const torch::Tensor& coords01);
 
   torch::Tensor positional_encoding_gaussian_matrix;

@@ -23,10 +23,14 @@ int64_t mlp(int64_t in, int64_t hidden, int64_t out, int64_t num_layers) {
 
 std::string human(double n) {
   char buf[32];
-  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", n / 1e9);
-  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
-  else if (n >= 1e3) std::snprintf(buf, sizeof buf, "%.2fK", n / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", n);
+  if (n >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2fG", n / 1e9);
+  else if (n >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+  else if (n >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.2fK", n / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", n);
   return buf;
 }
 
@@ -41,8 +45,9 @@ SamSize sam_size(const SamConfig& c) {
   // image encoder: patch_embed, pos_embed, blocks, neck
   s.image_encoder = 3 * C * c.patch_size * c.patch_size + C + g * g * C;
   for (int64_t i = 0; i < c.encoder_depth; ++i) {
-    bool global = std::find(c.encoder_global_attn_indexes.begin(), c.encoder_global_attn_indexes.end(), i) !=
-                  c.encoder_global_attn_indexes.end();
+    bool global =
+        std::find(c.encoder_global_attn_indexes.begin(), c.encoder_global_attn_indexes.end(), i) !=
+        c.encoder_global_attn_indexes.end();
     const int64_t S = global || c.window_size == 0 ? g : c.window_size;
     s.image_encoder += 2 * C                              // norm1
                        + linear(C, 3 * C) + linear(C, C)  // attn.qkv, attn.proj
@@ -62,7 +67,8 @@ SamSize sam_size(const SamConfig& c) {
   const int64_t tokens = c.num_multimask_outputs + 1, rate = c.decoder_attention_downsample_rate;
   int64_t layer = decoder_attention(D, 1) + 2 * decoder_attention(D, rate) + 4 * 2 * D +
                   linear(D, c.decoder_mlp_dim) + linear(c.decoder_mlp_dim, D);
-  s.mask_decoder = D + tokens * D + c.decoder_transformer_depth * layer + decoder_attention(D, rate) + 2 * D;
+  s.mask_decoder =
+      D + tokens * D + c.decoder_transformer_depth * layer + decoder_attention(D, rate) + 2 * D;
   s.mask_decoder += (D * (D / 4) * 4 + D / 4) + 2 * (D / 4) + ((D / 4) * (D / 8) * 4 + D / 8);
   s.mask_decoder += tokens * mlp(D, D, D / 8, 3);
   s.mask_decoder += mlp(D, c.iou_head_hidden_dim, tokens, c.iou_head_depth);
@@ -72,8 +78,8 @@ SamSize sam_size(const SamConfig& c) {
 std::string SamSize::describe(int bytes_per_element) const {
   std::ostringstream os;
   auto line = [&](const char* what, int64_t n) {
-    os << what << ": " << n << " (" << human(double(n)) << ", " << human(double(n) * bytes_per_element)
-       << "B at " << bytes_per_element << " B/element)\n";
+    os << what << ": " << n << " (" << human(double(n)) << ", "
+       << human(double(n) * bytes_per_element) << "B at " << bytes_per_element << " B/element)\n";
   };
   line("image_encoder ", image_encoder);
   line("prompt_encoder", prompt_encoder);
@@ -82,7 +88,8 @@ std::string SamSize::describe(int bytes_per_element) const {
   return os.str();
 }
 
-int64_t image_encoder_inference_peak_bytes(const SamConfig& c, int64_t batch, int bytes_per_element) {
+int64_t image_encoder_inference_peak_bytes(const SamConfig& c, int64_t batch,
+                                           int bytes_per_element) {
   const int64_t C = c.encoder_embed_dim, H = c.encoder_num_heads, g = c.image_embedding_size();
   const int64_t hidden = int64_t(double(C) * c.mlp_ratio);
   // Live while a block's attention runs (per image, elements): the block

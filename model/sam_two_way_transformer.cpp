@@ -9,8 +9,8 @@ namespace rd::sam {
 AttentionImpl::AttentionImpl(int64_t embedding_dim, int64_t num_heads, int64_t downsample_rate)
     : num_heads_(num_heads) {
   const int64_t internal = embedding_dim / downsample_rate;
-  READ_CHECK(num_heads > 0 && internal % num_heads == 0, "SAM two-way transformer: num_heads ", num_heads,
-             " must divide embedding_dim / downsample_rate = ", internal);
+  READ_CHECK(num_heads > 0 && internal % num_heads == 0, "SAM two-way transformer: num_heads ",
+             num_heads, " must divide embedding_dim / downsample_rate = ", internal);
   q_proj = register_module("q_proj", torch::nn::Linear(embedding_dim, internal));
   k_proj = register_module("k_proj", torch::nn::Linear(embedding_dim, internal));
   v_proj = register_module("v_proj", torch::nn::Linear(embedding_dim, internal));
@@ -26,7 +26,8 @@ torch::Tensor recombine_heads(const torch::Tensor& x) {  // B heads N c -> B N h
 }
 }  // namespace
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& q0, const torch::Tensor& k0, const torch::Tensor& v0) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& q0, const torch::Tensor& k0,
+                                     const torch::Tensor& v0) {
   torch::Tensor q = separate_heads(q_proj->forward(q0), num_heads_);
   torch::Tensor k = separate_heads(k_proj->forward(k0), num_heads_);
   torch::Tensor v = separate_heads(v_proj->forward(v0), num_heads_);
@@ -43,18 +44,19 @@ TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(int64_t dim, int64_t num_head
   auto ln = [&] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
   self_attn = register_module("self_attn", Attention(dim, num_heads));
   norm1 = register_module("norm1", ln());
-  cross_attn_token_to_image = register_module("cross_attn_token_to_image", Attention(dim, num_heads, downsample));
+  cross_attn_token_to_image =
+      register_module("cross_attn_token_to_image", Attention(dim, num_heads, downsample));
   norm2 = register_module("norm2", ln());
   mlp = register_module("mlp", MLPBlock(dim, mlp_dim, Activation::kReLU));
   norm3 = register_module("norm3", ln());
   norm4 = register_module("norm4", ln());
-  cross_attn_image_to_token = register_module("cross_attn_image_to_token", Attention(dim, num_heads, downsample));
+  cross_attn_image_to_token =
+      register_module("cross_attn_image_to_token", Attention(dim, num_heads, downsample));
 }
 
-std::pair<torch::Tensor, torch::Tensor> TwoWayAttentionBlockImpl::forward(torch::Tensor queries,
-                                                                          torch::Tensor keys,
-                                                                          const torch::Tensor& query_pe,
-                                                                          const torch::Tensor& key_pe) {
+std::pair<torch::Tensor, torch::Tensor> TwoWayAttentionBlockImpl::forward(
+    torch::Tensor queries, torch::Tensor keys, const torch::Tensor& query_pe,
+    const torch::Tensor& key_pe) {
   // (1) self-attention of the tokens
   if (skip_first_layer_pe_) {
     queries = self_attn->forward(queries, queries, queries);
@@ -80,22 +82,26 @@ TwoWayTransformerImpl::TwoWayTransformerImpl(const TwoWayTransformerOptions& o) 
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < o.depth; ++i)
     layers->push_back(TwoWayAttentionBlock(o.embedding_dim, o.num_heads, o.mlp_dim,
-                                           o.attention_downsample_rate, /*skip_first_layer_pe=*/i == 0));
-  final_attn_token_to_image = register_module(
-      "final_attn_token_to_image", Attention(o.embedding_dim, o.num_heads, o.attention_downsample_rate));
+                                           o.attention_downsample_rate,
+                                           /*skip_first_layer_pe=*/i == 0));
+  final_attn_token_to_image =
+      register_module("final_attn_token_to_image",
+                      Attention(o.embedding_dim, o.num_heads, o.attention_downsample_rate));
   norm_final_attn = register_module(
-      "norm_final_attn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.embedding_dim}).eps(1e-5)));
+      "norm_final_attn",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.embedding_dim}).eps(1e-5)));
 }
 
-std::pair<torch::Tensor, torch::Tensor> TwoWayTransformerImpl::forward(const torch::Tensor& image_embedding,
-                                                                       const torch::Tensor& image_pe,
-                                                                       const torch::Tensor& point_embedding) {
+std::pair<torch::Tensor, torch::Tensor> TwoWayTransformerImpl::forward(
+    const torch::Tensor& image_embedding, const torch::Tensor& image_pe,
+    const torch::Tensor& point_embedding) {
   // B C h w -> B (h w) C
   torch::Tensor keys = image_embedding.flatten(2).permute({0, 2, 1});
   torch::Tensor key_pe = image_pe.flatten(2).permute({0, 2, 1});
   torch::Tensor queries = point_embedding;
   for (const auto& m : *layers)
-    std::tie(queries, keys) = m->as<TwoWayAttentionBlock>()->forward(queries, keys, point_embedding, key_pe);
+    std::tie(queries, keys) =
+        m->as<TwoWayAttentionBlock>()->forward(queries, keys, point_embedding, key_pe);
   torch::Tensor q = queries + point_embedding;
   torch::Tensor k = keys + key_pe;
   queries = norm_final_attn->forward(queries + final_attn_token_to_image->forward(q, k, keys));

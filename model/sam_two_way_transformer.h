@@ -38,7 +38,8 @@ class TwoWayAttentionBlockImpl : public torch::nn::Module {
                                                   const torch::Tensor& query_pe,
                                                   const torch::Tensor& key_pe);
 
-  Attention self_attn{nullptr}, cross_attn_token_to_image{nullptr}, cross_attn_image_to_token{nullptr};
+  Attention self_attn{nullptr}, cross_attn_token_to_image{nullptr},
+      cross_attn_image_to_token{nullptr};
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr}, norm4{nullptr};
   MLPBlock mlp{nullptr};
 

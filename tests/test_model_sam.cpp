@@ -91,8 +91,9 @@ TEST(SamParity, EveryCaseEveryTensor) {
         labels = c.input(p + "point_labels");
       }
       if (set.at("has_text_embeds").get<bool>()) text = c.input(p + "text_embeds");
-      rd::sam::SamPrediction out = sam->predict(trace.image_embeddings, points, labels, text,
-                                                set.at("multimask_output").get<bool>(), input_hw, original_hw);
+      rd::sam::SamPrediction out =
+          sam->predict(trace.image_embeddings, points, labels, text,
+                       set.at("multimask_output").get<bool>(), input_hw, original_hw);
       EXPECT_EQ(out.prompt.sparse.size(1), set.at("num_sparse_tokens").get<int64_t>());
       check(p + "sparse_embeddings", out.prompt.sparse);
       check(p + "dense_embeddings", out.prompt.dense);
@@ -103,7 +104,8 @@ TEST(SamParity, EveryCaseEveryTensor) {
       check(p + "masks", out.masks);
     }
     // Nothing the reference stored is left unchecked.
-    for (const auto& kv : c.expected()) EXPECT_TRUE(compared.count(kv.first)) << "not compared: " << kv.first;
+    for (const auto& kv : c.expected())
+      EXPECT_TRUE(compared.count(kv.first)) << "not compared: " << kv.first;
   }
 }
 
@@ -129,7 +131,8 @@ TEST(SamGradients, PointsAndTextEmbedsMatchFiniteDifferences) {
         auto out = sam->predict(emb, pts, labels, txt, false, {7 * 4, 9 * 4}, {7, 9});
         return (out.masks * weight).sum();
       };
-      torch::Tensor pts = pts0.clone().requires_grad_(true), txt = txt0.clone().requires_grad_(true);
+      torch::Tensor pts = pts0.clone().requires_grad_(true),
+                    txt = txt0.clone().requires_grad_(true);
       loss(pts, txt).backward();
       ASSERT_TRUE(pts.grad().defined() && txt.grad().defined());
       const torch::Tensor not_a_point = (labels == -1).unsqueeze(-1).expand_as(pts0);
@@ -147,11 +150,13 @@ TEST(SamGradients, PointsAndTextEmbedsMatchFiniteDifferences) {
       };
       for (int64_t i = 0; i < pts0.numel(); ++i) {
         const double g = pts.grad().view(-1)[i].item<double>();
-        EXPECT_NEAR(fd(pts0, true, i), g, 1e-5 * std::max(1.0, std::abs(g))) << "point coordinate " << i;
+        EXPECT_NEAR(fd(pts0, true, i), g, 1e-5 * std::max(1.0, std::abs(g)))
+            << "point coordinate " << i;
       }
       for (int64_t i = 0; i < txt0.numel(); i += 7) {
         const double g = txt.grad().view(-1)[i].item<double>();
-        EXPECT_NEAR(fd(txt0, false, i), g, 1e-5 * std::max(1.0, std::abs(g))) << "text_embeds " << i;
+        EXPECT_NEAR(fd(txt0, false, i), g, 1e-5 * std::max(1.0, std::abs(g)))
+            << "text_embeds " << i;
       }
     }
   }
@@ -176,15 +181,17 @@ TEST(SamBf16, WholeModelInBf16IsCloseToTheReference) {
         points = c.input(p + "point_coords");  // fp32, as SasP produces them
         labels = c.input(p + "point_labels");
       }
-      if (set.at("has_text_embeds").get<bool>()) text = c.input(p + "text_embeds").to(torch::kBFloat16);
+      if (set.at("has_text_embeds").get<bool>())
+        text = c.input(p + "text_embeds").to(torch::kBFloat16);
       torch::NoGradGuard no_grad;
-      auto out = sam->predict(emb, points, labels, text, set.at("multimask_output").get<bool>(), input_hw,
-                              original_hw);
+      auto out = sam->predict(emb, points, labels, text, set.at("multimask_output").get<bool>(),
+                              input_hw, original_hw);
       EXPECT_EQ(out.masks.scalar_type(), torch::kFloat32);
       const torch::Tensor want = c.want(p + "masks");
       const double scale = want.abs().max().item<double>();
       const double err = (out.masks - want).abs().max().item<double>();
-      EXPECT_LT(err, 0.1 * scale) << "bf16 masks max error " << err << " (max |mask| " << scale << ")";
+      EXPECT_LT(err, 0.1 * scale) << "bf16 masks max error " << err << " (max |mask| " << scale
+                                  << ")";
     }
   }
 }
@@ -217,7 +224,8 @@ TEST(SamLoading, PrefixedKeysLoadTheSameWeights) {
   for (const FixtureCase& c : rd::testing::cases_of_kind("sam")) {
     SCOPED_TRACE(c.name());
     rd::StateDict plain = weights_of(c), prefixed;
-    for (const auto& kv : plain) prefixed["model.visual_model." + kv.first] = kv.second.to(torch::kBFloat16);
+    for (const auto& kv : plain)
+      prefixed["model.visual_model." + kv.first] = kv.second.to(torch::kBFloat16);
     prefixed["model.norm.weight"] = torch::ones({4});
     Sam sam(config_of(c));
     sam->load_state_dict(prefixed, "model.visual_model.", "read.bin");
@@ -226,7 +234,8 @@ TEST(SamLoading, PrefixedKeysLoadTheSameWeights) {
     for (const auto& kv : plain) {
       ASSERT_TRUE(got.count(kv.first)) << kv.first;
       EXPECT_EQ(got[kv.first].scalar_type(), torch::kFloat32) << kv.first;
-      EXPECT_TRUE(torch::equal(got[kv.first], kv.second.to(torch::kBFloat16).to(torch::kFloat32))) << kv.first;
+      EXPECT_TRUE(torch::equal(got[kv.first], kv.second.to(torch::kBFloat16).to(torch::kFloat32)))
+          << kv.first;
     }
   }
 }
@@ -244,7 +253,8 @@ TEST(SamLoading, OtherImageSizeResamplesPositionTables) {
     rd::sam::SamLoadReport r = sam->load_state_dict(weights_of(c), "", c.file("weights"));
     // pos_embed + 2 rel_pos tables per global block
     EXPECT_EQ(r.resized.size(), 1 + 2 * cfg.encoder_global_attn_indexes.size());
-    torch::Tensor emb = sam->image_embeddings(torch::randn({1, 3, bigger.img_size, bigger.img_size}));
+    torch::Tensor emb =
+        sam->image_embeddings(torch::randn({1, 3, bigger.img_size, bigger.img_size}));
     const int64_t g = bigger.image_embedding_size();
     EXPECT_EQ(emb.sizes(), (std::vector<int64_t>{1, cfg.prompt_embed_dim, g, g}));
     EXPECT_TRUE(torch::isfinite(emb).all().item<bool>());
