@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "data/pixel_convert.h"
+#include "data/buffer_cache.h"
 
 namespace rd {
 
@@ -25,7 +26,7 @@ ResizeRegion clip_crop_region(int resized_h, int resized_w, const ClipPreprocess
                       config.crop_height, config.crop_width};
 }
 
-PlanarImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& config,
+RgbImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& config,
                              int orig_h, int orig_w) {
   READ_CHECK(image.channels == 3, "clip_resize_crop: want an RGB image, got ", image.channels,
              " channels");
@@ -34,21 +35,22 @@ PlanarImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& 
   return pil_resize_region(image, h, w, PilFilter::kBicubic, clip_crop_region(h, w, config));
 }
 
-torch::Tensor clip_normalize(const PlanarImage& cropped, const ClipPreprocessConfig& config) {
+torch::Tensor clip_normalize(const RgbImage& cropped, const ClipPreprocessConfig& config) {
   READ_CHECK(cropped.channels == 3, "clip_normalize: want 3 channels, got ", cropped.channels);
   const int h = cropped.height, w = cropped.width;
-  torch::Tensor out = torch::empty({3, h, w}, torch::kFloat32);
+  torch::Tensor out = cached_empty({3, h, w}, torch::kFloat32);
   float* dst = out.data_ptr<float>();
-  for (int c = 0; c < 3; ++c) {
-    // Every uint8 value maps to one float: rescale in float64, cast to float32,
-    // normalise in float32 (transformers' rescale then normalize).
-    float lut[256];
+  // Every uint8 value maps to one float: rescale in float64, cast to float32,
+  // normalise in float32 (transformers' rescale then normalize).
+  float lut[3][256];
+  for (int c = 0; c < 3; ++c)
     for (int v = 0; v < 256; ++v) {
       const float x = float(double(v) * config.rescale_factor);
-      lut[v] = (x - config.image_mean[c]) / config.image_std[c];
+      lut[c][v] = (x - config.image_mean[c]) / config.image_std[c];
     }
-    lookup_u8(cropped.plane(c), h * w, lut, dst + size_t(c) * h * w);
-  }
+  const size_t plane = size_t(h) * w;
+  float* const planes[3] = {dst, dst + plane, dst + 2 * plane};
+  lookup_rgb(cropped.pixels.data(), h * w, lut, planes);
   return out;
 }
 

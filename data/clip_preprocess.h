@@ -35,11 +35,11 @@ ResizeRegion clip_crop_region(int resized_h, int resized_w, const ClipPreprocess
 
 // The uint8 cropped image (resize + crop). orig_h/orig_w: full-resolution
 // size when `image` was DCT-scaled at decode (0 = the image's own size).
-PlanarImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& config,
+RgbImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& config,
                              int orig_h = 0, int orig_w = 0);
 
 // rescale + normalise: f32 [3, crop_h, crop_w].
-torch::Tensor clip_normalize(const PlanarImage& cropped, const ClipPreprocessConfig& config);
+torch::Tensor clip_normalize(const RgbImage& cropped, const ClipPreprocessConfig& config);
 
 torch::Tensor clip_preprocess(const RgbImage& image, const ClipPreprocessConfig& config,
                               int orig_h = 0, int orig_w = 0);

@@ -55,15 +55,14 @@ bool use_simd() {
 
 // ---- scalar kernels ------------------------------------------------------
 
-// Horizontal pass of rows [y0, y1) of the interleaved input into the planar
-// temp (row y goes to temp row y - y0), output columns cols[0..n).
+// Horizontal pass of rows [y0, y1) of the interleaved input, output columns
+// [col0, col0 + ncols), into dst (interleaved rows of ncols pixels).
 void horizontal_scalar(const RgbImage& in, int y0, int y1, const PilCoefficients& co, int col0,
-                       int ncols, PlanarImage& tmp) {
+                       int ncols, uint8_t* dst) {
   const int C = in.channels;
-  const size_t plane = size_t(tmp.height) * tmp.width;
   for (int y = y0; y < y1; ++y) {
     const uint8_t* src = in.row(y);
-    uint8_t* dst = tmp.pixels.data() + size_t(y - y0) * tmp.width;
+    uint8_t* d = dst + size_t(y - y0) * ncols * C;
     for (int i = 0; i < ncols; ++i) {
       const int xx = col0 + i;
       const int32_t* k = co.weights.data() + co.offset[xx];
@@ -72,7 +71,7 @@ void horizontal_scalar(const RgbImage& in, int y0, int y1, const PilCoefficients
       int32_t ss[4] = {kHalf, kHalf, kHalf, kHalf};
       for (int t = 0; t < n; ++t)
         for (int c = 0; c < C; ++c) ss[c] += int32_t(s[t * C + c]) * k[t];
-      for (int c = 0; c < C; ++c) dst[c * plane + i] = clip8(ss[c]);
+      for (int c = 0; c < C; ++c) d[i * C + c] = clip8(ss[c]);
     }
   }
 }
@@ -89,43 +88,135 @@ void vertical_row_scalar(const uint8_t* src, size_t stride, const int32_t* k, in
 
 // ---- AVX2 kernels (same integer arithmetic) --------------------------------
 
+// Horizontal pass for RGB, two output pixels per 256-bit vector (one per
+// 128-bit lane), two taps per step with vpmaddwd. A 22-bit weight k is split
+// as k = kh * 2^11 + kl (kl = k & 2047, kh = k >> 11, both fit int16), so
+//   sum v k = (sum v kh) << 11 + sum v kl
+// exactly in int32 (the magnitudes are those of Pillow's own int32 sums).
+// One step loads 8 bytes at pixel x (R G B R G B R G) and shuffles them to
+// the words (R_x, R_x+1, G_x, G_x+1, B_x, B_x+1, 0, 0); vpmaddwd with
+// (k_t, k_t+1) x 3 gives the three channel sums of taps t and t + 1.
+struct HorizontalPlan {
+  int pairs = 0;                 // output pixel pairs
+  std::vector<int> step_begin;   // pairs + 1 entries
+  std::vector<int32_t> src;      // per step: byte offsets of the loads for pixels a and b
+  std::vector<int16_t> kh, kl;   // per step: 16 words (lane a then lane b)
+  // Per pair: when pixel b's taps start at most 3 pixels after pixel a's,
+  // one 16-byte load serves both lanes, with this vpshufb mask (32 bytes).
+  std::vector<uint8_t> near;
+  std::vector<int8_t> mask;
+};
+
+HorizontalPlan plan_horizontal(const PilCoefficients& co, int in_width, int col0, int ncols) {
+  HorizontalPlan plan;
+  plan.pairs = (ncols + 1) / 2;
+  plan.step_begin.reserve(plan.pairs + 1);
+  for (int j = 0; j < plan.pairs; ++j) {
+    plan.step_begin.push_back(int(plan.src.size() / 2));
+    const int a = col0 + 2 * j, b = 2 * j + 1 < ncols ? a + 1 : a;
+    const int steps = std::max(co.count[a] + 1, co.count[b] + 1) / 2;
+    // Near pair: one 16-byte window per step at pixel first_a + 2p; lane a
+    // reads its bytes 0..5, lane b bytes 3d..3d+5 (d = first_b - first_a).
+    // The window starts inside the row: first_a + 2p <= first_b + 2p, and one
+    // of the two lanes has a tap there.
+    const int d = co.first[b] - co.first[a];
+    const bool near = co.count[a] > 0 && co.count[b] > 0 && d >= 0 && d <= 3;
+    plan.near.push_back(near);
+    static const int8_t kLane[16] = {0, -128, 3, -128, 1, -128, 4, -128,
+                                     2, -128, 5, -128, -128, -128, -128, -128};
+    for (int lane = 0; lane < 2; ++lane)
+      for (int i = 0; i < 16; ++i)
+        plan.mask.push_back(kLane[i] < 0 || !near ? kLane[i] : int8_t(kLane[i] + 3 * d * lane));
+    for (int p = 0; p < steps; ++p)
+      for (int o : {a, b}) {
+        const int t = 2 * p, n = co.count[o];
+        const int32_t* w = co.weights.data() + co.offset[o];
+        const int32_t k0 = t < n ? w[t] : 0, k1 = t + 1 < n ? w[t + 1] : 0;
+        // Steps past the pixel's own weights load a valid pixel and weigh it 0.
+        const int px = near ? co.first[a] + t
+                            : (t < n ? co.first[o] + t : std::min(co.first[o], in_width - 1));
+        plan.src.push_back(3 * px);
+        for (int c = 0; c < 3; ++c) {
+          plan.kh.push_back(int16_t(k0 >> 11));
+          plan.kh.push_back(int16_t(k1 >> 11));
+          plan.kl.push_back(int16_t(k0 & 2047));
+          plan.kl.push_back(int16_t(k1 & 2047));
+        }
+        plan.kh.insert(plan.kh.end(), 2, 0);
+        plan.kl.insert(plan.kl.end(), 2, 0);
+      }
+  }
+  plan.step_begin.push_back(int(plan.src.size() / 2));
+  return plan;
+}
+
 __attribute__((target("avx2"))) void horizontal_avx2_rgb(const RgbImage& in, int y0, int y1,
-                                                        const PilCoefficients& co, int col0,
-                                                        int ncols, PlanarImage& tmp) {
-  // Each tap loads 4 bytes (one pixel + the next pixel's first byte, which gets
-  // a lane of its own and is discarded). The very last pixel of the buffer has
-  // no byte after it: that row is read from a padded copy.
-  const int W = in.width;
-  const size_t plane = size_t(tmp.height) * tmp.width;
-  std::vector<uint8_t> last_row;
+                                                        const HorizontalPlan& plan, int ncols,
+                                                        uint8_t* dst) {
+  // A load reads up to 13 bytes past its row: past the end of the buffer on
+  // the last row, which is read from a padded copy (other rows need width >= 5).
+  thread_local PixelBuffer last_row;
+  const __m256i shuffle = _mm256_setr_epi8(  // both lanes: (R, R', G, G', B, B', 0, 0) words
+      0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128,  //
+      0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128);
+  const __m256i half = _mm256_set1_epi32(kHalf);
+  const size_t out_row = size_t(ncols) * 3;
+  const int16_t* kh = plan.kh.data();
+  const int16_t* kl = plan.kl.data();
   for (int y = y0; y < y1; ++y) {
     const uint8_t* src = in.row(y);
     if (y == in.height - 1) {
-      last_row.assign(src, src + size_t(W) * 3);
-      last_row.push_back(0);
+      last_row.resize(in.row_bytes() + 16);
+      std::memcpy(last_row.data(), src, in.row_bytes());
       src = last_row.data();
     }
-    uint8_t* d0 = tmp.pixels.data() + size_t(y - y0) * tmp.width;
-    uint8_t* d1 = d0 + plane;
-    uint8_t* d2 = d1 + plane;
-    for (int i = 0; i < ncols; ++i) {
-      const int xx = col0 + i;
-      const int32_t* k = co.weights.data() + co.offset[xx];
-      const uint8_t* s = src + size_t(co.first[xx]) * 3;
-      const int n = co.count[xx];
-      __m128i acc = _mm_set1_epi32(kHalf);
-      for (int t = 0; t < n; ++t) {
-        int32_t px;
-        std::memcpy(&px, s + t * 3, 4);
-        __m128i v = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(px));
-        acc = _mm_add_epi32(acc, _mm_mullo_epi32(v, _mm_set1_epi32(k[t])));
+    uint8_t* d = dst + size_t(y - y0) * out_row;
+    for (int j = 0; j < plan.pairs; ++j) {
+      __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
+      const int s0 = plan.step_begin[j], s1 = plan.step_begin[j + 1];
+      if (plan.near[j]) {
+        const __m256i m =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plan.mask.data() + 32 * size_t(j)));
+        for (int s = s0; s < s1; ++s) {
+          const __m256i v = _mm256_shuffle_epi8(
+              _mm256_broadcastsi128_si256(
+                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + plan.src[2 * s]))),
+              m);
+          ah = _mm256_add_epi32(ah, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kh + 16 * size_t(s)))));
+          al = _mm256_add_epi32(al, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kl + 16 * size_t(s)))));
+        }
+      } else {
+        for (int s = s0; s < s1; ++s) {
+          const __m128i va =
+              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + plan.src[2 * s]));
+          const __m128i vb =
+              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + plan.src[2 * s + 1]));
+          const __m256i v = _mm256_shuffle_epi8(
+              _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1), shuffle);
+          ah = _mm256_add_epi32(ah, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kh + 16 * size_t(s)))));
+          al = _mm256_add_epi32(al, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kl + 16 * size_t(s)))));
+        }
       }
-      acc = _mm_srai_epi32(acc, kPrecisionBits);
-      __m128i p = _mm_packus_epi16(_mm_packs_epi32(acc, acc), acc);
-      const uint32_t rgb = uint32_t(_mm_cvtsi128_si32(p));
-      d0[i] = uint8_t(rgb);
-      d1[i] = uint8_t(rgb >> 8);
-      d2[i] = uint8_t(rgb >> 16);
+      __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(ah, 11), al), half);
+      sum = _mm256_srai_epi32(sum, kPrecisionBits);
+      const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(sum, sum), sum);
+      const __m128i pa = _mm256_castsi256_si128(packed);
+      const __m128i pb = _mm256_extracti128_si256(packed, 1);
+      // 4-byte stores overlap the next pixel, which is written after; the
+      // row's last pixel gets exactly 3 bytes.
+      uint8_t* da = d + 6 * size_t(j);
+      if (2 * j + 2 < ncols) {
+        _mm_storeu_si32(da, pa);
+        _mm_storeu_si32(da + 3, pb);
+      } else {
+        const uint32_t a = uint32_t(_mm_cvtsi128_si32(pa)), b = uint32_t(_mm_cvtsi128_si32(pb));
+        if (2 * j + 1 < ncols) {
+          _mm_storeu_si32(da, pa);
+          std::memcpy(da + 3, &b, 3);
+        } else {
+          std::memcpy(da, &a, 3);
+        }
+      }
     }
   }
 }
@@ -153,11 +244,11 @@ __attribute__((target("avx2"))) void vertical_row_avx2(const uint8_t* src, size_
 }
 
 void horizontal(const RgbImage& in, int y0, int y1, const PilCoefficients& co, int col0,
-                int ncols, PlanarImage& tmp) {
-  if (in.channels == 3 && use_simd())
-    horizontal_avx2_rgb(in, y0, y1, co, col0, ncols, tmp);
+                int ncols, uint8_t* dst) {
+  if (in.channels == 3 && in.width >= 8 && use_simd())  // narrow rows: loads would overrun
+    horizontal_avx2_rgb(in, y0, y1, plan_horizontal(co, in.width, col0, ncols), ncols, dst);
   else
-    horizontal_scalar(in, y0, y1, co, col0, ncols, tmp);
+    horizontal_scalar(in, y0, y1, co, col0, ncols, dst);
 }
 
 void vertical_row(const uint8_t* src, size_t stride, const int32_t* k, int n, int len,
@@ -223,8 +314,8 @@ __attribute__((optimize("fp-contract=off"))) PilCoefficients pil_coefficients(in
   return co;
 }
 
-PlanarImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter filter,
-                              const ResizeRegion& r) {
+RgbImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter filter,
+                           const ResizeRegion& r) {
   const int C = in.channels;
   READ_CHECK(in.height > 0 && in.width > 0 && C >= 1 && C <= 4,
              "pil_resize: bad input image ", in.height, "x", in.width, "x", C);
@@ -237,53 +328,53 @@ PlanarImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilte
              ") outside the ", out_h, "x", out_w, " output");
   const bool need_h = out_w != in.width;
   const bool need_v = out_h != in.height;
+  RgbImage out(r.height, r.width, C);
+  const size_t out_row = out.row_bytes();
+
+  if (!need_h && !need_v) {  // Pillow copies
+    for (int y = 0; y < r.height; ++y)
+      std::memcpy(out.row(y), in.row(r.top + y) + size_t(r.left) * C, out_row);
+    return out;
+  }
+  PilCoefficients hco;
+  if (need_h) hco = pil_coefficients(in.width, out_w, filter);
+  if (!need_v) {
+    horizontal(in, r.top, r.top + r.height, hco, r.left, r.width, out.pixels.data());
+    return out;
+  }
 
   // Input rows the vertical pass reads for the region's rows.
-  PilCoefficients vco;
-  int row0 = r.top, row1 = r.top + r.height;
-  if (need_v) {
-    vco = pil_coefficients(in.height, out_h, filter);
-    row0 = in.height;
-    row1 = 0;
-    for (int y = r.top; y < r.top + r.height; ++y) {
-      row0 = std::min(row0, vco.first[y]);
-      row1 = std::max(row1, vco.first[y] + vco.count[y]);
-    }
-    if (row1 <= row0) row1 = row0 = 0;  // all-zero weights: nothing is read
+  const PilCoefficients vco = pil_coefficients(in.height, out_h, filter);
+  int row0 = in.height, row1 = 0;
+  for (int y = r.top; y < r.top + r.height; ++y) {
+    if (vco.count[y] == 0) continue;
+    row0 = std::min(row0, vco.first[y]);
+    row1 = std::max(row1, vco.first[y] + vco.count[y]);
   }
+  if (row1 <= row0) row0 = row1 = 0;  // all weights zero: nothing is read
 
-  // Horizontal pass (or a plain copy of the region's columns) into planar rows.
-  PlanarImage tmp(row1 - row0, r.width, C);
+  // The vertical pass reads the horizontal pass's rows, or the input's.
+  const uint8_t* vsrc;
+  size_t vstride;
+  int vrow0;
+  thread_local PixelBuffer tmp;  // per thread, reused (no allocation per image)
   if (need_h) {
-    PilCoefficients hco = pil_coefficients(in.width, out_w, filter);
-    horizontal(in, row0, row1, hco, r.left, r.width, tmp);
+    tmp.resize(size_t(row1 - row0) * out_row);
+    horizontal(in, row0, row1, hco, r.left, r.width, tmp.data());
+    vsrc = tmp.data(), vstride = out_row, vrow0 = row0;
   } else {
-    const size_t plane = size_t(tmp.height) * tmp.width;
-    for (int y = row0; y < row1; ++y) {
-      const uint8_t* src = in.row(y) + size_t(r.left) * C;
-      for (int c = 0; c < C; ++c) {
-        uint8_t* dst = tmp.pixels.data() + c * plane + size_t(y - row0) * r.width;
-        for (int i = 0; i < r.width; ++i) dst[i] = src[i * C + c];
-      }
-    }
+    vsrc = in.pixels.data() + size_t(r.left) * C, vstride = in.row_bytes(), vrow0 = 0;
   }
-  if (!need_v) return tmp;
-
-  PlanarImage out(r.height, r.width, C);
-  for (int c = 0; c < C; ++c) {
-    const uint8_t* src = tmp.plane(c);
-    uint8_t* dst = out.plane(c);
-    for (int y = r.top; y < r.top + r.height; ++y) {
-      const int n = vco.count[y];
-      const uint8_t* rows = src + size_t(vco.first[y] - row0) * r.width;
-      vertical_row(n > 0 ? rows : src, r.width, vco.weights.data() + vco.offset[y], n, r.width,
-                   dst + size_t(y - r.top) * r.width);
-    }
+  for (int y = r.top; y < r.top + r.height; ++y) {
+    const int n = vco.count[y];
+    const uint8_t* rows = n > 0 ? vsrc + size_t(vco.first[y] - vrow0) * vstride : vsrc;
+    vertical_row(rows, vstride, vco.weights.data() + vco.offset[y], n, int(out_row),
+                 out.row(y - r.top));
   }
   return out;
 }
 
-PlanarImage pil_resize(const RgbImage& in, int out_h, int out_w, PilFilter filter) {
+RgbImage pil_resize(const RgbImage& in, int out_h, int out_w, PilFilter filter) {
   return pil_resize_region(in, out_h, out_w, filter, ResizeRegion{0, 0, out_h, out_w});
 }
 

@@ -1,6 +1,5 @@
 // Bit-exact port of Pillow's (9.4) antialiased uint8 resampling,
-// Image.resize((w, h), BILINEAR | BICUBIC) on an RGB image, from
-// src/libImaging/Resample.c:
+// Image.resize((w, h), BILINEAR | BICUBIC), from src/libImaging/Resample.c:
 //  - per output pixel, filter support scaled by max(1, in/out) (antialiasing
 //    when downscaling), bounds xmin = int(center - support + 0.5), xmax =
 //    int(center + support + 0.5) clamped to the image, weights normalised in
@@ -12,8 +11,8 @@
 // This is what torchvision's resize on a PIL image (SAM branch, BILINEAR) and
 // transformers' CLIPImageProcessor (CLIP branch, BICUBIC) do in READ.
 //
-// The kernels have an AVX2 version chosen at run time; it computes the same
-// integers as the scalar one (tests compare both).
+// The kernels have AVX2 versions chosen at run time; they compute the same
+// integers as the scalar ones (tests compare both on many sizes).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -30,14 +29,14 @@ struct ResizeRegion {
   int top = 0, left = 0, height = 0, width = 0;
 };
 
-// Resizes `in` (interleaved, 1..4 channels) to out_h x out_w and returns the
-// planar result. Every output pixel equals Pillow's.
-PlanarImage pil_resize(const RgbImage& in, int out_h, int out_w, PilFilter filter);
+// Resizes `in` (interleaved, 1..4 channels) to out_h x out_w. Every output
+// pixel equals Pillow's.
+RgbImage pil_resize(const RgbImage& in, int out_h, int out_w, PilFilter filter);
 
 // Only `region` of the out_h x out_w resize (e.g. a center crop): the pixels
 // are the same as in the full resize, the others are never computed.
-PlanarImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter filter,
-                              const ResizeRegion& region);
+RgbImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter filter,
+                           const ResizeRegion& region);
 
 // Pillow's per-output-pixel weights along one axis, in 22-bit fixed point,
 // with zero weights at either end dropped (they add nothing to the sums).

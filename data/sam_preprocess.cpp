@@ -1,11 +1,12 @@
 #include "data/sam_preprocess.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cstdint>
 
 #include "common/error.h"
 #include "data/pil_resample.h"
 #include "data/pixel_convert.h"
+#include "data/buffer_cache.h"
 
 namespace rd {
 
@@ -16,8 +17,8 @@ std::pair<int, int> sam_resized_size(int height, int width, int target_length) {
   return {int(height * scale + 0.5), int(width * scale + 0.5)};
 }
 
-PlanarImage sam_resize(const RgbImage& image, const SamPreprocessConfig& config, int orig_h,
-                       int orig_w) {
+RgbImage sam_resize(const RgbImage& image, const SamPreprocessConfig& config, int orig_h,
+                    int orig_w) {
   READ_CHECK(image.channels == 3, "sam_resize: want an RGB image, got ", image.channels,
              " channels");
   if (orig_h <= 0 || orig_w <= 0) orig_h = image.height, orig_w = image.width;
@@ -26,29 +27,43 @@ PlanarImage sam_resize(const RgbImage& image, const SamPreprocessConfig& config,
   return pil_resize(image, h, w, PilFilter::kBilinear);
 }
 
-torch::Tensor sam_normalize_pad(const PlanarImage& resized, const SamPreprocessConfig& config) {
+void sam_normalize_pad_into(const RgbImage& resized, const SamPreprocessConfig& config,
+                            torch::Tensor out) {
   const int T = config.target_length, h = resized.height, w = resized.width;
   READ_CHECK(resized.channels == 3 && h <= T && w <= T, "sam_normalize_pad: a ", h, "x", w, "x",
              resized.channels, " image does not fit the ", T, "x", T, " SAM input");
-  torch::Tensor out = torch::empty({3, T, T}, torch::kFloat32);
+  READ_CHECK(out.scalar_type() == torch::kFloat32 && out.is_contiguous() &&
+                 out.sizes() == torch::IntArrayRef({3, T, T}),
+             "sam_normalize_pad: want a contiguous f32 [3, ", T, ", ", T, "] output, got ",
+             out.sizes(), " ", out.scalar_type());
   float* dst = out.data_ptr<float>();
-  for (int c = 0; c < 3; ++c) {
-    const uint8_t* src = resized.plane(c);
-    float* plane = dst + size_t(c) * T * T;
-    for (int y = 0; y < h; ++y) {
-      float* row = plane + size_t(y) * T;
-      normalize_u8(src + size_t(y) * w, w, config.pixel_mean[c], config.pixel_std[c], row);
-      std::memset(row + w, 0, sizeof(float) * (T - w));  // F.pad right
-    }
-    std::memset(plane + size_t(h) * T, 0, sizeof(float) * size_t(T - h) * T);  // F.pad bottom
+  const size_t plane = size_t(T) * T;
+  // 12 MB per image at T = 1024, read back much later (collation, model):
+  // non-temporal stores skip the cache and the read-for-ownership traffic.
+  const bool streaming = plane * 3 * sizeof(float) >= (size_t(2) << 20) && T % 8 == 0 &&
+                         reinterpret_cast<uintptr_t>(dst) % 32 == 0;
+  for (int y = 0; y < h; ++y) {
+    float* rows[3] = {dst + size_t(y) * T, dst + plane + size_t(y) * T,
+                      dst + 2 * plane + size_t(y) * T};
+    normalize_rgb(resized.row(y), w, config.pixel_mean, config.pixel_std, rows, streaming);
+    for (float* r : rows) zero_floats(r + w, size_t(T - w), streaming);  // F.pad right
   }
+  for (int c = 0; c < 3; ++c)  // F.pad bottom
+    zero_floats(dst + c * plane + size_t(h) * T, size_t(T - h) * T, streaming);
+  if (streaming) streaming_fence();
+}
+
+torch::Tensor sam_normalize_pad(const RgbImage& resized, const SamPreprocessConfig& config) {
+  torch::Tensor out =
+      cached_empty({3, config.target_length, config.target_length}, torch::kFloat32);
+  sam_normalize_pad_into(resized, config, out);
   return out;
 }
 
 SamInput sam_preprocess(const RgbImage& image, const SamPreprocessConfig& config, int orig_h,
                         int orig_w) {
   if (orig_h <= 0 || orig_w <= 0) orig_h = image.height, orig_w = image.width;
-  PlanarImage resized = sam_resize(image, config, orig_h, orig_w);
+  RgbImage resized = sam_resize(image, config, orig_h, orig_w);
   SamInput out;
   out.pixel_values = sam_normalize_pad(resized, config);
   // spec 8.9: the original size is always (H, W) of the decoded image.

@@ -27,11 +27,15 @@ std::pair<int, int> sam_resized_size(int height, int width, int target_length);
 // The resize stage: `image` resized to sam_resized_size(orig_h, orig_w).
 // orig_h/orig_w are the full-resolution size (they differ from the image's
 // only after DCT-scaled decoding; 0 = the image's own size).
-PlanarImage sam_resize(const RgbImage& image, const SamPreprocessConfig& config, int orig_h = 0,
-                       int orig_w = 0);
+RgbImage sam_resize(const RgbImage& image, const SamPreprocessConfig& config, int orig_h = 0,
+                    int orig_w = 0);
 
 // The normalise + pad stage: f32 [3, T, T].
-torch::Tensor sam_normalize_pad(const PlanarImage& resized, const SamPreprocessConfig& config);
+torch::Tensor sam_normalize_pad(const RgbImage& resized, const SamPreprocessConfig& config);
+// The same into `out`, a contiguous f32 [3, T, T] tensor (e.g. one image of a
+// batch tensor, so a collator need not copy).
+void sam_normalize_pad_into(const RgbImage& resized, const SamPreprocessConfig& config,
+                            torch::Tensor out);
 
 struct SamInput {
   torch::Tensor pixel_values;  // f32 [3, T, T]

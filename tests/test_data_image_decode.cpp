@@ -216,7 +216,7 @@ TEST(ImageDecode, PngLikeOpenCV) {
   const int w = 5, h = 3;
   RgbImage im = pattern(h, w);
   // RGB8 round trip.
-  auto rgb = encode_png(w, h, PNG_COLOR_TYPE_RGB, 8, im.pixels);
+  auto rgb = encode_png(w, h, PNG_COLOR_TYPE_RGB, 8, {im.pixels.begin(), im.pixels.end()});
   DecodedImage d = decode_image(rgb.data(), rgb.size(), "rgb.png");
   EXPECT_EQ(d.image.pixels, im.pixels);
   // RGBA: alpha dropped, not composited.
@@ -283,8 +283,8 @@ TEST(ImageDecode, DctScalingKeepsRequestedSizeAndOriginalSize) {
   EXPECT_EQ(d.image.width, 100);
   // Close to the full decode downscaled with PIL's antialiasing filter.
   RgbImage full = decode_image(jpeg.data(), jpeg.size(), "big").image;
-  PlanarImage ref = pil_resize(full, 75, 100, PilFilter::kBilinear);
-  torch::Tensor a = to_tensor(to_planar(d.image)).to(torch::kFloat);
+  RgbImage ref = pil_resize(full, 75, 100, PilFilter::kBilinear);
+  torch::Tensor a = to_tensor(std::move(d.image)).to(torch::kFloat);
   torch::Tensor b = to_tensor(std::move(ref)).to(torch::kFloat);
   EXPECT_LT((a - b).abs().mean().item<float>(), 3.0f);
   // Without a request: full resolution.

@@ -20,7 +20,7 @@ using testing::FixtureCase;
 
 torch::Tensor hw_tensor(int h, int w) { return torch::tensor({int64_t(h), int64_t(w)}); }
 
-torch::Tensor hwc_tensor(const PlanarImage& p) { return to_tensor(to_interleaved(p)); }
+torch::Tensor hwc_tensor(RgbImage image) { return to_tensor(std::move(image)); }
 
 std::array<float, 3> floats3(const nlohmann::json& j) {
   return {j.at(0).get<float>(), j.at(1).get<float>(), j.at(2).get<float>()};
@@ -64,7 +64,7 @@ TEST(SamPreprocess, EveryFixtureCase) {
     ASSERT_EQ(cfg.at("pad_to").at(1).get<int>(), config.target_length);
 
     RgbImage image = case_image(c, checked);
-    PlanarImage resized = sam_resize(image, config);
+    RgbImage resized = sam_resize(image, config);
     EXPECT_MATCHES(c, "resized", hwc_tensor(resized));
     checked.insert("resized");
 
@@ -121,7 +121,7 @@ TEST(ClipPreprocess, EveryFixtureCase) {
       EXPECT_EQ(crop.top, cfg["crop_top_left"].at(0).get<int>());
       EXPECT_EQ(crop.left, cfg["crop_top_left"].at(1).get<int>());
     }
-    PlanarImage cropped = clip_resize_crop(image, config);
+    RgbImage cropped = clip_resize_crop(image, config);
     EXPECT_MATCHES(c, "cropped", hwc_tensor(cropped));
     checked.insert("cropped");
     EXPECT_MATCHES(c, "pixel_values", clip_preprocess(image, config));
@@ -150,7 +150,9 @@ TEST(PilResample, SimdKernelsEqualScalar) {
   std::mt19937 rng(7);
   const int sizes[][4] = {{1, 1, 5, 3},      {7, 13, 3, 29},   {50, 50, 128, 128},
                           {300, 400, 192, 256}, {40, 1500, 27, 1024}, {333, 29, 1024, 89},
-                          {200, 130, 516, 336}, {17, 64, 17, 33},  {64, 17, 33, 17}};
+                          {200, 130, 516, 336}, {17, 64, 17, 33},  {64, 17, 33, 17},
+                          {5, 2, 9, 7},      {3, 1, 4, 5},     {2, 3, 1, 1}, {480, 640, 768, 1024},
+                          {480, 640, 336, 448}};
   for (int channels : {3, 1, 4})
     for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic})
       for (const auto& s : sizes) {
@@ -158,11 +160,28 @@ TEST(PilResample, SimdKernelsEqualScalar) {
                                           << " c" << channels << " f" << int(f));
         RgbImage im = random_image(rng, s[0], s[1], channels);
         detail::set_pil_simd_enabled(false);
-        PlanarImage scalar = pil_resize(im, s[2], s[3], f);
+        RgbImage scalar = pil_resize(im, s[2], s[3], f);
         detail::set_pil_simd_enabled(true);
-        PlanarImage simd = pil_resize(im, s[2], s[3], f);
+        RgbImage simd = pil_resize(im, s[2], s[3], f);
         EXPECT_EQ(scalar.pixels, simd.pixels);
       }
+}
+
+TEST(PilResample, SimdEqualsScalarOnRandomSizes) {
+  if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> size(1, 260);
+  for (int i = 0; i < 150; ++i) {
+    const int h = size(rng), w = size(rng), oh = size(rng), ow = size(rng);
+    const PilFilter f = i % 2 ? PilFilter::kBicubic : PilFilter::kBilinear;
+    SCOPED_TRACE(::testing::Message() << h << "x" << w << " -> " << oh << "x" << ow << " f" << int(f));
+    RgbImage im = random_image(rng, h, w, 3);
+    detail::set_pil_simd_enabled(false);
+    RgbImage scalar = pil_resize(im, oh, ow, f);
+    detail::set_pil_simd_enabled(true);
+    RgbImage simd = pil_resize(im, oh, ow, f);
+    ASSERT_EQ(scalar.pixels, simd.pixels);
+  }
 }
 
 TEST(PilResample, RegionIsCropOfFullResize) {
@@ -170,15 +189,12 @@ TEST(PilResample, RegionIsCropOfFullResize) {
   RgbImage im = random_image(rng, 97, 131, 3);
   for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic}) {
     for (auto [oh, ow] : {std::pair{60, 80}, std::pair{97, 200}, std::pair{150, 131}}) {
-      PlanarImage full = pil_resize(im, oh, ow, f);
+      RgbImage full = pil_resize(im, oh, ow, f);
       const ResizeRegion r{oh / 4, ow / 3, oh / 2, ow / 2};
-      PlanarImage part = pil_resize_region(im, oh, ow, f, r);
-      for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < r.height; ++y)
-          for (int x = 0; x < r.width; ++x)
-            ASSERT_EQ(part.plane(c)[y * r.width + x],
-                      full.plane(c)[(y + r.top) * ow + x + r.left])
-                << "at " << c << "," << y << "," << x;
+      RgbImage part = pil_resize_region(im, oh, ow, f, r);
+      for (int y = 0; y < r.height; ++y)
+        for (int x = 0; x < r.width * 3; ++x)
+          ASSERT_EQ(part.row(y)[x], full.row(y + r.top)[r.left * 3 + x]) << "at " << y << "," << x;
     }
   }
 }
@@ -186,12 +202,12 @@ TEST(PilResample, RegionIsCropOfFullResize) {
 TEST(PilResample, SameSizeIsCopyAndConstantStaysConstant) {
   std::mt19937 rng(3);
   RgbImage im = random_image(rng, 20, 30, 3);
-  EXPECT_EQ(to_interleaved(pil_resize(im, 20, 30, PilFilter::kBicubic)).pixels, im.pixels);
+  EXPECT_EQ(pil_resize(im, 20, 30, PilFilter::kBicubic).pixels, im.pixels);
   RgbImage flat(37, 23, 3);
   std::fill(flat.pixels.begin(), flat.pixels.end(), 200);
   for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic})
     for (auto [oh, ow] : {std::pair{5, 9}, std::pair{100, 61}}) {
-      PlanarImage out = pil_resize(flat, oh, ow, f);
+      RgbImage out = pil_resize(flat, oh, ow, f);
       for (uint8_t v : out.pixels) ASSERT_EQ(v, 200);
     }
 }
