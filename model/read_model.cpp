@@ -71,25 +71,57 @@ ReadForwardOutput ReadForCausalLMImpl::forward_batch(const ReadBatch& b) {
   const SplicedBatch& sp = out.llava.spliced;
   const torch::Tensor& hidden = out.llava.llm.last_hidden_state;  // final-norm states (READ's hidden_states)
 
-  // 1, 5: the state one before each [SEG]; text_hidden_fcs on those rows only.
+  // 1: the state one before each [SEG] (row-major).
   out.seg_token_mask = seg_token_mask(b.input_ids, sp, cfg.seg_token_id);
-  out.seg_hidden_states = hidden.index({out.seg_token_mask});
+  segment(hidden, out.seg_token_mask.nonzero().cpu(), sp.image_token_position.cpu(), sp.num_image_tokens, row_image,
+          b.images, b.sam_mask_shape_list, out);
+  std::vector<std::vector<int64_t>> segs_of_image(B);
+  for (size_t k = 0; k < out.segs.size(); ++k) segs_of_image[out.segs[k].image].push_back(int64_t(k));
+
+  // 9: losses.
+  if (with_loss) {
+    std::vector<torch::Tensor> gt(B);
+    for (int64_t i = 0; i < B; ++i) {
+      const torch::Tensor& m = b.masks_list[i];
+      READ_CHECK(m.dim() == 3 && m.size(0) == int64_t(segs_of_image[i].size()), "READ forward: image ", i, " has ",
+                 segs_of_image[i].size(), " [SEG] tokens but ", m.dim() == 3 ? m.size(0) : -1,
+                 " ground-truth masks (a [SEG] cut by truncation?)");
+      READ_CHECK(m.size(1) == out.pred_masks[i].size(1) && m.size(2) == out.pred_masks[i].size(2),
+                 "READ forward: image ", i, " masks are ", m.sizes(), ", its size is ", out.pred_masks[i].sizes());
+      gt[i] = m.to(out.pred_masks[i].device(), out.pred_masks[i].scalar_type());
+    }
+    out.losses = read_losses(out.llava.llm.loss, out.pred_masks, gt, cfg.loss);
+  }
+  return out;
+}
+
+void ReadForCausalLMImpl::segment(const torch::Tensor& hidden, const torch::Tensor& seg_where,
+                                  const torch::Tensor& image_positions, int64_t num_image_tokens,
+                                  const torch::Tensor& row_image, const torch::Tensor& images,
+                                  const std::vector<SamMaskShape>& shapes, ReadForwardOutput& out) {
+  const ReadModelConfig& cfg = read_config_;
+  const int64_t B = int64_t(shapes.size()), P = num_image_tokens;
+  READ_CHECK(images.defined() && images.size(0) == B, "READ: ", shapes.size(), " image shapes for ",
+             images.defined() ? images.size(0) : 0, " SAM images");
+  // 5: text_hidden_fcs on the [SEG] states only (10.7).
+  torch::Tensor rows = seg_where.select(1, 0).to(hidden.device()), cols = seg_where.select(1, 1).to(hidden.device());
+  out.seg_hidden_states = hidden.index({rows, cols});
   out.pred_embeddings = text_hidden_fcs(out.seg_hidden_states);
 
   // 6: SasP per [SEG], on its own conversation's image tokens and image size.
-  torch::Tensor where = out.seg_token_mask.nonzero().cpu();  // row-major (row, position)
-  torch::Tensor img_pos = sp.image_token_position.cpu();
-  const int64_t P = sp.num_image_tokens;
   std::vector<std::vector<int64_t>> segs_of_image(B);
-  for (int64_t k = 0; k < where.size(0); ++k) {
+  out.segs.clear();
+  for (int64_t k = 0; k < seg_where.size(0); ++k) {
     ReadSegOutput s;
-    s.conversation = where[k][0].item<int64_t>();
-    s.state_position = where[k][1].item<int64_t>();
+    s.conversation = seg_where[k][0].item<int64_t>();
+    s.state_position = seg_where[k][1].item<int64_t>();
     s.image = row_image[s.conversation].item<int64_t>();
-    const SamMaskShape& shape = b.sam_mask_shape_list[s.image];
+    READ_CHECK(s.image >= 0 && s.image < B, "READ: conversation ", s.conversation, " maps to image ", s.image,
+               " of ", B);
+    const SamMaskShape& shape = shapes[s.image];
     s.height = shape.height;
     s.width = shape.width;
-    torch::Tensor image_hidden = hidden[s.conversation].narrow(0, img_pos[s.conversation].item<int64_t>(), P);
+    torch::Tensor image_hidden = hidden[s.conversation].narrow(0, image_positions[s.conversation].item<int64_t>(), P);
     s.sasp = similarity_as_points(image_hidden, hidden[s.conversation][s.state_position], s.height, s.width,
                                   cfg.sasp);
     // 3.8: no detach; the D2C weights carry gradient to the hidden states.
@@ -107,12 +139,12 @@ ReadForwardOutput ReadForCausalLMImpl::forward_batch(const ReadBatch& b) {
   const torch::Tensor dec_w = visual_model->mask_decoder->parameters().front();
   torch::Tensor emb;
   if (!with_seg.empty()) {
-    torch::Tensor idx = torch::tensor(with_seg, torch::kLong).to(b.images.device());
-    emb = visual_model->image_embeddings(b.images.index_select(0, idx).to(dec_w.dtype()));
+    torch::Tensor idx = torch::tensor(with_seg, torch::kLong).to(images.device());
+    emb = visual_model->image_embeddings(images.index_select(0, idx).to(dec_w.dtype()));
   }
-  out.pred_masks.resize(B);
+  out.pred_masks.assign(B, torch::Tensor());
   for (int64_t i = 0, j = 0; i < B; ++i) {
-    const SamMaskShape& shape = b.sam_mask_shape_list[i];
+    const SamMaskShape& shape = shapes[i];
     const auto& ks = segs_of_image[i];
     if (ks.empty()) {
       out.pred_masks[i] = torch::zeros({0, shape.height, shape.width}, dec_w.options().requires_grad(false));
@@ -121,7 +153,7 @@ ReadForwardOutput ReadForCausalLMImpl::forward_batch(const ReadBatch& b) {
     std::vector<torch::Tensor> pts, labs;
     for (int64_t k : ks) {
       READ_CHECK(out.segs[k].points_sam.size(0) == out.segs[ks[0]].points_sam.size(0),
-                 "READ forward: [SEG]s of image ", i, " got different point counts");
+                 "READ: [SEG]s of image ", i, " got different point counts");
       pts.push_back(out.segs[k].points_sam);
       labs.push_back(out.segs[k].sasp.labels);
     }
@@ -132,22 +164,6 @@ ReadForwardOutput ReadForCausalLMImpl::forward_batch(const ReadBatch& b) {
         /*multimask_output=*/false, {shape.sam_h, shape.sam_w}, {shape.height, shape.width});
     out.pred_masks[i] = pred.masks.select(1, 0);
   }
-
-  // 9: losses.
-  if (with_loss) {
-    std::vector<torch::Tensor> gt(B);
-    for (int64_t i = 0; i < B; ++i) {
-      const torch::Tensor& m = b.masks_list[i];
-      READ_CHECK(m.dim() == 3 && m.size(0) == int64_t(segs_of_image[i].size()), "READ forward: image ", i, " has ",
-                 segs_of_image[i].size(), " [SEG] tokens but ", m.dim() == 3 ? m.size(0) : -1,
-                 " ground-truth masks (a [SEG] cut by truncation?)");
-      READ_CHECK(m.size(1) == out.pred_masks[i].size(1) && m.size(2) == out.pred_masks[i].size(2),
-                 "READ forward: image ", i, " masks are ", m.sizes(), ", its size is ", out.pred_masks[i].sizes());
-      gt[i] = m.to(out.pred_masks[i].device(), out.pred_masks[i].scalar_type());
-    }
-    out.losses = read_losses(out.llava.llm.loss, out.pred_masks, gt, cfg.loss);
-  }
-  return out;
 }
 
 }  // namespace rd

@@ -64,6 +64,16 @@ class ReadForCausalLMImpl : public LlavaForCausalLMImpl {
   // equal its mask count when masks are given.
   ReadForwardOutput forward_batch(const ReadBatch& batch);
 
+  // Steps 5-8 for given [SEG] states: text_hidden_fcs, SasP per [SEG] and
+  // SAM per image. hidden [N, T, D] final-norm states; seg_where [n, 2]
+  // (row, position of the state one before the [SEG]), row-major; the P
+  // image tokens of row r start at image_positions[r]; row_image[r] = its
+  // image; images [B, 3, S, S] SAM inputs with their shapes. Fills
+  // seg_hidden_states, pred_embeddings, segs and pred_masks of `out`.
+  void segment(const torch::Tensor& hidden, const torch::Tensor& seg_where, const torch::Tensor& image_positions,
+               int64_t num_image_tokens, const torch::Tensor& row_image, const torch::Tensor& images,
+               const std::vector<SamMaskShape>& shapes, ReadForwardOutput& out);
+
   // The reference's trainable set: LoRA A/B, model.embed_tokens, lm_head,
   // model.visual_model.mask_decoder.*, model.text_hidden_fcs.*; everything
   // else frozen. Returns the trainable parameters by name.

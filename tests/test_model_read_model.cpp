@@ -8,6 +8,7 @@
 #include "common/config_reader.h"
 #include "common/error.h"
 #include "model/lora.h"
+#include "model/read_generate.h"
 #include "tests/model_read_util.h"
 
 using rd::testing::cases_of_kind;
@@ -229,4 +230,56 @@ TEST(ReadModel, Bf16ForwardIsFinite) {
     out.losses.loss.backward();
     expect_only_trainable_have_grads(*m);
   }
+}
+
+TEST(ReadModel, GenerationMasksEqualTeacherForcedMasks) {
+  // Rig: lm_head = 0 makes every logit 0, so greedy decoding emits id 0;
+  // with seg_token_id 0 every generated token is a [SEG]. The masks must be
+  // those of the teacher-forced forward over prompt ++ generated tokens.
+  rd::ReadModelConfig cfg = rd::ReadModelConfig::tiny();
+  cfg.seg_token_id = 0;
+  rd::ReadForCausalLM m = rd::build_read_model(cfg);
+  m->eval();
+  {
+    torch::NoGradGuard g;
+    m->llm->lm_head->weight.zero_();
+  }
+  rd::ReadBatch b = rd::testing::synthetic_read_batch(cfg);
+  rd::ReadGenerateInputs in;
+  in.input_ids = torch::tensor({1, 5, 6, 7, -200, 8, 9, 10}, torch::kLong).view({1, 8});
+  in.images_clip = b.images_clip.narrow(0, 1, 1);
+  in.images = b.images.narrow(0, 1, 1);
+  in.shapes = {b.sam_mask_shape_list[1]};
+  in.options.max_new_tokens = 3;
+  rd::ReadGenerateOutput gen = rd::read_generate(*m, in);
+  ASSERT_EQ(gen.tokens.sizes(), (std::vector<int64_t>{1, 3}));
+  ASSERT_EQ(gen.masks.segs.size(), 3u);
+  ASSERT_EQ(gen.masks.pred_masks.size(), 1u);
+  EXPECT_EQ(gen.masks.pred_masks[0].sizes(), (std::vector<int64_t>{3, 50, 30}));
+
+  rd::ReadBatch tf;
+  tf.input_ids = torch::cat({in.input_ids, gen.tokens}, 1);
+  tf.attention_masks = torch::ones_like(tf.input_ids, torch::kBool);  // id 0 is a [SEG] here, not padding
+  tf.images_clip = in.images_clip;
+  tf.images = in.images;
+  tf.offset = torch::tensor({0, 1}, torch::kLong);
+  tf.sam_mask_shape_list = in.shapes;
+  torch::NoGradGuard no_grad;
+  rd::ReadForwardOutput ref = m->forward_batch(tf);
+  ASSERT_EQ(ref.segs.size(), 3u);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(gen.masks.segs[k].state_position, ref.segs[k].state_position);
+  EXPECT_TRUE(torch::allclose(gen.masks.pred_masks[0], ref.pred_masks[0], 1e-3, 1e-4))
+      << (gen.masks.pred_masks[0] - ref.pred_masks[0]).abs().max();
+
+  // No [SEG] generated (false premise): no mask.
+  cfg.seg_token_id = 5;
+  rd::ReadForCausalLM m2 = rd::build_read_model(cfg);
+  m2->eval();
+  {
+    torch::NoGradGuard g;
+    m2->llm->lm_head->weight.zero_();
+  }
+  rd::ReadGenerateOutput none = rd::read_generate(*m2, in);
+  EXPECT_TRUE(none.masks.segs.empty());
+  EXPECT_EQ(none.masks.pred_masks[0].sizes(), (std::vector<int64_t>{0, 50, 30}));
 }
