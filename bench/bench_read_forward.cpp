@@ -70,6 +70,27 @@ void run(const char* name, rd::ReadModelConfig cfg, int reps) {
       m->zero_grad();
       m->forward_batch(b).losses.loss.backward();
     });
+    if (!ckpt) {  // forward stages, no grad
+      torch::NoGradGuard g;
+      torch::Tensor row_image = rd::image_index_of_rows(b.offset);
+      torch::Tensor feats;
+      double clip = median_ms(reps, [&] { feats = m->encode_images(b.images_clip); });
+      rd::LlavaInputs in;
+      in.input_ids = b.input_ids;
+      in.attention_mask = b.attention_masks;
+      in.labels = b.labels;
+      in.image_features = feats.index_select(0, row_image);
+      rd::LlavaOutput lo;
+      double llm = median_ms(reps, [&] { lo = m->forward(in); });
+      torch::Tensor mask = rd::seg_token_mask(b.input_ids, lo.spliced, cfg.seg_token_id);
+      rd::ReadForwardOutput out;
+      double seg = median_ms(reps, [&] {
+        m->segment(lo.llm.last_hidden_state, mask.nonzero(), lo.spliced.image_token_position,
+                   lo.spliced.num_image_tokens, row_image, b.images, b.sam_mask_shape_list, out);
+      });
+      std::printf("%-6s stages: CLIP+projector %.1f ms, splice+LLaMA %.1f ms, SasP+SAM (4 [SEG]) %.1f ms\n", name,
+                  clip, llm, seg);
+    }
     std::printf("%-6s ckpt %-3s  D %4lld x %lld layers, %3lld image tokens, SAM %4lld px: forward %8.1f ms, "
                 "forward+backward %8.1f ms\n",
                 name, ckpt ? "on" : "off", (long long)cfg.llava.llm.hidden_size,

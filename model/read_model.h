@@ -76,7 +76,8 @@ class ReadForCausalLMImpl : public LlavaForCausalLMImpl {
 
   // The reference's trainable set: LoRA A/B, model.embed_tokens, lm_head,
   // model.visual_model.mask_decoder.*, model.text_hidden_fcs.*; everything
-  // else frozen. Returns the trainable parameters by name.
+  // else frozen. Returns the trainable parameters by name. Called by the
+  // constructor and the builders; call again after adding LoRA by hand.
   std::vector<std::pair<std::string, torch::Tensor>> set_trainable();
   std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters() const;
 
