@@ -36,14 +36,18 @@ struct Builder {
     return fill_template(fill_template(rng.pick(t.correction_answers), "class_name", name), "gt_name", gt);
   }
 
-  void add(const std::string& q, const std::string& a, torch::Tensor mask) {
+  void add(const std::string& q, const std::string& a, torch::Tensor mask, const char* premise) {
     out.conversations.push_back(render_single_turn(q, a));
     out.exists.push_back(mask.defined());
+    out.premise.push_back(premise);
     if (mask.defined()) out.masks.push_back(mask.gt(0).to(torch::kUInt8) * (mask != 255).to(torch::kUInt8));
   }
 };
 
 enum class Premise { kTrue, kDenial, kCorrection };
+const char* premise_name(Premise p) {
+  return p == Premise::kTrue ? "true" : p == Premise::kDenial ? "denial" : "correction";
+}
 
 // Label maps (ADE20K, COCO-Stuff, Mapillary). Decision (spec 8.10): negatives
 // are drawn only from classes that can be annotated, i.e. not the dataset's
@@ -70,10 +74,10 @@ void build_label_map(Builder& b, const PackReader& store, const SemSegRecord& re
     int32_t t = rec.present_classes[pos[i]];
     std::string tn = lower(classes[t]);
     if (mode == Premise::kTrue) {
-      b.add(b.short_q(tn), b.short_a(tn), label.eq(t));
+      b.add(b.short_q(tn), b.short_a(tn), label.eq(t), "true");
     } else {
       std::string nn = lower(classes[absent[neg[i]]]);
-      b.add(b.short_q(nn), mode == Premise::kDenial ? b.negative(nn) : b.correction(nn, tn), {});
+      b.add(b.short_q(nn), mode == Premise::kDenial ? b.negative(nn) : b.correction(nn, tn), {}, premise_name(mode));
     }
   }
 }
@@ -100,10 +104,10 @@ void build_coco_parts(Builder& b, const PackReader& store, const CocoPartsRecord
     const CocoAnnotation& ann = rec.annotations[pos[i]];
     std::string tn = lower(name_of(ann.category_id));
     if (mode == Premise::kTrue) {
-      b.add(b.short_q(tn), b.short_a(tn), packed_annotation_mask(ann, rec.image));
+      b.add(b.short_q(tn), b.short_a(tn), packed_annotation_mask(ann, rec.image), "true");
     } else {
       std::string nn = lower(name_of(absent[neg[i]]));
-      b.add(b.short_q(nn), mode == Premise::kDenial ? b.negative(nn) : b.correction(nn, tn), {});
+      b.add(b.short_q(nn), mode == Premise::kDenial ? b.negative(nn) : b.correction(nn, tn), {}, premise_name(mode));
     }
   }
 }
@@ -118,11 +122,12 @@ void build_refer(Builder& b, const std::string& family, const ReferSegRecord& re
         if (a.id == s.ann_id) ann = &a;
       READ_CHECK(ann, "refer record of image ", rec.image_id, ": sentence ", s.sent_id,
                  " points to missing annotation ", s.ann_id);
-      b.add(b.short_q(lower(s.sent)), b.short_a(lower(strip(s.sent))), packed_annotation_mask(*ann, rec.image));
+      b.add(b.short_q(lower(s.sent)), b.short_a(lower(strip(s.sent))), packed_annotation_mask(*ann, rec.image),
+            "true");
     } else if (family == "correct_refer_seg") {
-      b.add(b.short_q(lower(s.sent)), b.correction(s.sent, s.gt_sent), {});
+      b.add(b.short_q(lower(s.sent)), b.correction(s.sent, s.gt_sent), {}, "correction");
     } else {
-      b.add(b.short_q(lower(s.sent)), b.negative(s.sent), {});
+      b.add(b.short_q(lower(s.sent)), b.negative(s.sent), {}, "denial");
     }
   }
 }
@@ -135,7 +140,7 @@ void build_reason(Builder& b, const ReasonSegRecord& rec, const SampleOptions& o
   if (false_premise) {
     for (int64_t i : b.rng.select(rec.false_premise_qa.size(), o.num_classes_per_sample)) {
       const FalsePremiseQA& fp = rec.false_premise_qa[i];
-      b.add(fp.is_sentence ? b.long_q(fp.query) : b.short_q(lower(fp.query)), fp.answer, {});
+      b.add(fp.is_sentence ? b.long_q(fp.query) : b.short_q(lower(fp.query)), fp.answer, {}, "false");
     }
     return;
   }
@@ -143,7 +148,7 @@ void build_reason(Builder& b, const ReasonSegRecord& rec, const SampleOptions& o
   torch::Tensor mask = packed_reason_mask(rec).eq(1).to(torch::kUInt8);
   for (int64_t i : b.rng.select(rec.texts.size(), o.num_classes_per_sample)) {
     const std::string& text = rec.texts[i];
-    b.add(rec.is_sentence ? b.long_q(text) : b.short_q(lower(text)), b.long_a(), mask);
+    b.add(rec.is_sentence ? b.long_q(text) : b.short_q(lower(text)), b.long_a(), mask, "true");
   }
 }
 
@@ -152,6 +157,7 @@ void build_vqa(Builder& b, const VqaRecord& rec) {
   for (const auto& t : rec.conversations) turns.emplace_back(t.from, t.value);
   b.out.conversations.push_back(render_llava_v1(vqa_turns(turns)));
   b.out.exists.push_back(false);
+  b.out.premise.push_back("vqa");
 }
 
 }  // namespace
@@ -161,6 +167,7 @@ DecoratedSample build_sample(const std::string& family, const PackReader& store,
   Builder b{templates, rng, {}};
   b.out.family = family;
   b.out.dataset = store.manifest().value("dataset", store.dir());
+  b.out.record = item;
   Record rec = store.get(static_cast<size_t>(item));
   b.out.image = record_image(rec);
   const int64_t k = options.num_classes_per_sample;

@@ -24,10 +24,15 @@ struct SampleOptions {
 
 struct DecoratedSample {
   std::string family, dataset;
+  int64_t record = -1;                     // index of the packed record in its store
   ImageRef image;                          // blob key + size + orientation
   std::vector<std::string> conversations;  // rendered llava_v1, "<image>" not yet replaced
   std::vector<torch::Tensor> masks;        // u8 [H, W] {0,1}: one per conversation with [SEG]
   std::vector<bool> exists;                // one per conversation
+  // One per conversation, how it was decorated: "true" (premise holds, answer
+  // with [SEG]), "denial" (negative answer), "correction" (correction answer),
+  // "false" (ReasonSeg false_premise_QA, its own answer), "vqa".
+  std::vector<std::string> premise;
 };
 
 // `family` is the sampler family the draw came from (sem_seg, refer_seg,

@@ -28,25 +28,32 @@ SampleSource::SampleSource(const TrainLoaderConfig& config, TextEncoder encoder)
 
 const PackReader& SampleSource::store(const std::string& dataset) const { return *stores_.at(dataset); }
 
-LoadedSample SampleSource::load(int64_t epoch, int64_t index) const {
+DecoratedSample SampleSource::decorate(int64_t epoch, int64_t index) const {
   SampleDraw d = sampler_.draw(epoch, index);
   const FamilySpec& family = sampler_.families()[d.family];
   const PackReader& st = *stores_.at(family.datasets[d.dataset]);
   SampleRng rng = sampler_.sample_rng(d);
+  const int64_t item = rng.below(static_cast<int64_t>(st.size()));
+  return build_sample(family.name, st, item, rng, templates_, config_.sample);
+}
+
+LoadedSample SampleSource::load(int64_t epoch, int64_t index) const {
   LoadedSample out;
-  out.sample = build_sample(family.name, st, rng.below(static_cast<int64_t>(st.size())), rng, templates_,
-                            config_.sample);
+  out.sample = decorate(epoch, index);
+  const SampleDraw d = sampler_.draw(epoch, index);
+  const PackReader& st = *stores_.at(sampler_.families()[d.family].datasets[d.dataset]);
   // Drop conversations too long for the text budget (never cut a [SEG]).
   const int64_t limit = max_text_tokens(config_.text);
   DecoratedSample& s = out.sample;
   DecoratedSample kept = s;
-  kept.conversations.clear(), kept.masks.clear(), kept.exists.clear();
+  kept.conversations.clear(), kept.masks.clear(), kept.exists.clear(), kept.premise.clear();
   for (size_t i = 0, m = 0; i < s.conversations.size(); ++i) {
     bool has_mask = s.exists[i];
     int64_t len = encoder_.encode_with_image(replace_image_tokens(s.conversations[i])).size();
     if (len <= limit) {
       kept.conversations.push_back(s.conversations[i]);
       kept.exists.push_back(s.exists[i]);
+      kept.premise.push_back(s.premise[i]);
       if (has_mask) kept.masks.push_back(s.masks[m]);
     } else {
       LOG_FIRST_N(WARNING, 5) << rank_prefix() << "dropping a conversation of " << len << " tokens (budget "

@@ -52,6 +52,9 @@ struct LoadedSample {
 class SampleSource {
  public:
   SampleSource(const TrainLoaderConfig& config, TextEncoder encoder);
+  // The draw (family, dataset, record) and decoration of global sample
+  // `index`, before the text budget and the images (also read_pack preview).
+  DecoratedSample decorate(int64_t epoch, int64_t index) const;
   LoadedSample load(int64_t epoch, int64_t index) const;
   ReadBatch collate(std::vector<LoadedSample>&& samples) const;
   const MixtureSampler& sampler() const { return sampler_; }

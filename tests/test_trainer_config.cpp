@@ -32,6 +32,10 @@ TEST(TrainConfig, ErrorsNameTheKey) {
   EXPECT_EQ(error({"optim.lerning_rate=1"}), cfg + ": unknown key 'optim.lerning_rate'");
   EXPECT_EQ(error({"optim.l=1"}), cfg + ": unknown key 'optim.l'; did you mean 'optim.lr'?");
   EXPECT_EQ(error({"train.epochs=many"}), cfg + ": key 'train.epochs' expects an integer, got 'many'");
+  // The data section is parsed by data/data_config.h (shared with read_pack preview).
+  EXPECT_EQ(error({"data.mixtur=1"}), cfg + ": unknown key 'data.mixtur'; did you mean 'data.mixture'?");
+  EXPECT_EQ(error({"data.mixture=[{family: sem_seg, ratio: 1, datasets: [ade20k], weight: 2}]"}),
+            cfg + ": unknown key 'data.mixture[0].weight'");
   EXPECT_EQ(error({"optim.zero_stage=3"}), cfg + ": optim.zero_stage must be 0, 1 or 2");
   EXPECT_EQ(error({"model.sasp.variant=magic"}),
             cfg + ": key 'model.sasp.variant' is 'magic', expected one of: code, paper");

@@ -48,27 +48,17 @@ ReadForCausalLM make_read_model(const ModelSection& m, const Tokenizer& tokenize
 }
 
 TrainLoaderConfig train_loader_config(const TrainConfig& c, int rank, int world, const ReadModelConfig& model) {
-  TrainLoaderConfig l;
-  l.packed_dir = c.data.packed_dir;
-  for (const auto& e : c.data.mixture) l.mixture.push_back({e.family, e.ratio, e.datasets});
-  l.templates_path = c.data.templates;
-  l.sample.num_classes_per_sample = c.data.num_classes_per_sample;
-  l.sample.sem_seg_denial = c.data.sem_seg_denial;
-  l.sample.sem_seg_correction = c.data.sem_seg_correction;
-  l.sample.reason_seg_false_premise = c.data.reason_seg_false_premise;
+  TrainLoaderConfig l = loader_config(c.data, static_cast<uint64_t>(c.train.seed));  // data/data_config.h
   l.sam.target_length = static_cast<int>(model.sam.img_size);
   l.clip.shortest_edge = static_cast<int>(model.llava.vision.image_size);
   l.clip.crop_height = l.clip.crop_width = static_cast<int>(model.llava.vision.image_size);
   l.text.model_max_length = c.model.model_max_length;
   l.text.num_patches = model.num_image_tokens();
   l.text.truncation = Truncation::kReservePatches;
-  l.seed = static_cast<uint64_t>(c.train.seed);
   l.micro_batch = c.train.micro_batch_size;
   l.rank = rank;
   l.world = world;
   l.samples_per_epoch = c.samples_per_epoch(world);
-  l.workers = static_cast<int>(c.data.workers);
-  l.prefetch = static_cast<int>(c.data.prefetch);
   return l;
 }
 

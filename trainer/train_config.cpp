@@ -106,35 +106,6 @@ ModelSection read_model(ConfigReader r, bool check) {
   return m;
 }
 
-DataSection read_data(ConfigReader r, bool check) {
-  DataSection d;
-  d.packed_dir = path_key(r, "packed_dir", check);
-  for (ConfigReader e : r.items("mixture")) {
-    MixtureEntry m;
-    m.family = e.required<std::string>("family");
-    one_of<std::string>(e, "family", m.family,
-                        {"sem_seg", "refer_seg", "neg_refer_seg", "correct_refer_seg", "vqa", "reason_seg"});
-    m.ratio = e.required<double>("ratio");
-    READ_CHECK(m.ratio >= 0, e.source(), ": key '", e.path_of("ratio"), "' must be >= 0");
-    m.datasets = e.required<std::vector<std::string>>("datasets");
-    for (const auto& ds : m.datasets)
-      READ_CHECK(!check || fs::exists(fs::path(d.packed_dir) / ds / "train"), e.source(), ": ", e.path_of("datasets"),
-                 ": no packed dataset '", ds, "' under ", d.packed_dir, " (run read_pack first)");
-    d.mixture.push_back(m);
-  }
-  READ_CHECK(!d.mixture.empty(), r.source(), ": data.mixture is empty");
-  d.templates = path_key(r, "templates", check);
-  d.num_classes_per_sample = r.get("num_classes_per_sample", d.num_classes_per_sample);
-  d.sem_seg_denial = r.get("sem_seg_denial", d.sem_seg_denial);
-  d.sem_seg_correction = r.get("sem_seg_correction", d.sem_seg_correction);
-  d.reason_seg_false_premise = r.get("reason_seg_false_premise", d.reason_seg_false_premise);
-  d.val_dataset = r.get("val_dataset", d.val_dataset);
-  d.val_samples = r.get("val_samples", d.val_samples);
-  d.workers = r.get("workers", d.workers);
-  d.prefetch = r.get("prefetch", d.prefetch);
-  return d;
-}
-
 OptimSection read_optim(ConfigReader r) {
   OptimSection o;
   o.lr = r.get("lr", o.lr);
@@ -185,7 +156,7 @@ TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::st
   TrainConfig c;
   c.path = path;
   c.model = read_model(r.child("model"), check_paths);
-  c.data = read_data(r.child("data"), check_paths);
+  c.data = DataSection::read(r.child("data"), check_paths);
   c.optim = read_optim(r.child("optim"));
   c.train = read_train(r.child("train"), path);
   r.finish();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/config_reader.h"
+#include "data/data_config.h"
 
 namespace rd {
 
@@ -57,22 +58,7 @@ struct ModelSection {
   bool gradient_checkpointing = true;
 };
 
-struct MixtureEntry {
-  std::string family;
-  double ratio = 0;
-  std::vector<std::string> datasets;  // packed dataset names (split "train")
-};
-
-struct DataSection {
-  std::string packed_dir;
-  std::vector<MixtureEntry> mixture;
-  std::string templates;
-  int64_t num_classes_per_sample = 3;
-  double sem_seg_denial = 0.07, sem_seg_correction = 0.08, reason_seg_false_premise = 0.15;
-  std::string val_dataset = "ReasonSeg";  // packed name; split "val"
-  int64_t val_samples = 200;
-  int64_t workers = 2, prefetch = 4;
-};
+// DataSection (the `data:` section) lives in data/data_config.h.
 
 struct OptimSection {
   double lr = 3e-4, weight_decay = 0.0, eps = 1e-8, grad_clip = 1.0;
