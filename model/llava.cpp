@@ -1,5 +1,7 @@
 #include "model/llava.h"
 
+#include "model/frozen.h"
+
 #include "checkpoints/formats/load_state_dict.h"
 #include "common/error.h"
 
@@ -35,7 +37,10 @@ int64_t LlavaForCausalLMImpl::num_image_tokens() const {
 }
 
 torch::Tensor LlavaForCausalLMImpl::encode_images(const torch::Tensor& images_clip) {
-  torch::NoGradGuard no_grad;  // tower and projector are frozen (READ: tune_mm_mlp_adapter False)
+  // Tower and projector are frozen in READ (tune_mm_mlp_adapter False): no
+  // autograd unless a config trains them (ReadModelConfig::extra_trainable).
+  torch::AutoGradMode grad(torch::GradMode::is_enabled() &&
+                           (any_requires_grad(*vision_tower) || any_requires_grad(*mm_projector)));
   torch::Tensor f = clip()->features(images_clip, config_.mm_vision_select_layer, config_.mm_vision_select_feature);
   return mm_projector(f);
 }

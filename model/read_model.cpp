@@ -29,7 +29,12 @@ void ReadForCausalLMImpl::resize_vocab(int64_t vocab) {
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> ReadForCausalLMImpl::set_trainable() {
-  for (auto& p : named_parameters()) p.value().set_requires_grad(is_read_trainable(p.key()));
+  auto extra = [&](const std::string& name) {
+    for (const auto& prefix : read_config_.extra_trainable)
+      if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  for (auto& p : named_parameters()) p.value().set_requires_grad(is_read_trainable(p.key()) || extra(p.key()));
   return trainable_parameters();
 }
 

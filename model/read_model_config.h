@@ -28,6 +28,11 @@ struct ReadModelConfig {
   bool use_lora = true;
   LoraConfig lora;              // r 8, alpha 16, dropout 0.05, q_proj/v_proj
   bool gradient_checkpointing = true;
+  // Parameter-name prefixes trained beyond the reference's set (see
+  // ReadForCausalLMImpl::set_trainable), e.g. "model.visual_model.image_encoder."
+  // when training from random initialisation, where frozen encoders would be
+  // frozen noise. Empty for the real recipes.
+  std::vector<std::string> extra_trainable;
 
   // READ-7B / -13B (LLaVA-1.5, CLIP ViT-L/14-336, SAM ViT-H). The 13B
   // evaluation recipe's SasP settings (down_sample 1, 60 points, t_pos 0.6)

@@ -1,5 +1,7 @@
 #include "model/sam.h"
 
+#include "model/frozen.h"
+
 #include <sstream>
 
 #include "common/error.h"
@@ -72,7 +74,8 @@ StateDict SamImpl::state_dict(const std::string& prefix) const {
 }
 
 torch::Tensor SamImpl::image_embeddings(const torch::Tensor& images) {
-  torch::NoGradGuard no_grad;
+  // Frozen in READ: no autograd unless a config trains the encoder.
+  torch::AutoGradMode grad(torch::GradMode::is_enabled() && any_requires_grad(*image_encoder));
   return image_encoder->forward(images);
 }
 

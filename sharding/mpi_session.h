@@ -32,6 +32,8 @@ class MpiSession {
   int world_size() const { return world_size_; }
   // Rank among the processes on this host (for picking a GPU).
   int local_rank() const { return local_rank_; }
+  // Processes of this job on this host (to share its cores).
+  int local_size() const { return local_size_; }
 
   // Runs fn; on an exception or a non-zero result the whole job is aborted
   // with that code (1 for an exception). Returns fn's 0.
@@ -39,7 +41,7 @@ class MpiSession {
 
  private:
   bool owns_ = false;
-  int rank_ = 0, world_size_ = 1, local_rank_ = 0;
+  int rank_ = 0, world_size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
 
 // Logs `why` and ends every rank of the job with `code` (MPI_Abort).

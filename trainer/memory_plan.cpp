@@ -52,6 +52,16 @@ MemoryPlan plan_memory(const TrainConfig& config, int world) {
   p.components.push_back({"sam.image_encoder", 0, sam.image_encoder});
   p.components.push_back({"sam.prompt_encoder", 0, sam.prompt_encoder});
   p.components.push_back({"sam.mask_decoder", sam.mask_decoder, 0});
+  // model.extra_trainable moves whole frozen components to the trainable side.
+  const std::vector<std::pair<std::string, std::string>> prefixes{
+      {"vision_tower (CLIP)", "model.vision_tower."},
+      {"mm_projector", "model.mm_projector."},
+      {"sam.image_encoder", "model.visual_model.image_encoder."},
+      {"sam.prompt_encoder", "model.visual_model.prompt_encoder."}};
+  for (auto& c : p.components)
+    for (const auto& [component, prefix] : prefixes)
+      for (const auto& extra : config.model.extra_trainable)
+        if (c.name == component && prefix.rfind(extra, 0) == 0) c.trainable += c.frozen, c.frozen = 0;
   for (const auto& c : p.components) p.trainable += c.trainable, p.frozen += c.frozen;
 
   const bool bf16 = config.model.precision == "bf16";

@@ -33,6 +33,7 @@ ReadModelConfig read_model_config(const ModelSection& m, const Tokenizer& tokeni
   c.lora.dropout = m.lora.dropout;
   c.lora.target_modules = m.lora.target_modules;
   c.gradient_checkpointing = m.gradient_checkpointing;
+  c.extra_trainable = m.extra_trainable;
   c.validate("model");
   return c;
 }

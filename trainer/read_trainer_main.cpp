@@ -7,7 +7,9 @@
 // with the reason (sharding/mpi_session.h), never a hang.
 #include <gflags/gflags.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "common/logging.h"
 #include "sharding/make_communicator.h"
@@ -54,6 +56,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     rd::TrainConfig c = rd::TrainConfig::load(path, overrides);
+    // The ranks on one host share its cores: without this each rank's intra-op
+    // pool takes every core and they thrash. OMP_NUM_THREADS overrides.
+    if (!std::getenv("OMP_NUM_THREADS")) {
+      int cores = static_cast<int>(std::thread::hardware_concurrency());
+      torch::set_num_threads(std::max(1, cores / std::max(1, mpi.local_size())));
+    }
+    LOG(INFO) << "rank " << mpi.rank() << ": " << torch::get_num_threads() << " compute thread(s)";
     LOG(INFO) << "read_trainer: " << path << " on " << mpi.world_size() << " rank(s)\n" << c.resolved;
     rd::CommunicatorOptions co;
     auto comm = rd::make_communicator(co);

@@ -103,6 +103,11 @@ ModelSection read_model(ConfigReader r, bool check) {
   m.precision = r.get("precision", m.precision);
   one_of<std::string>(r, "precision", m.precision, {"bf16", "fp32"});
   m.gradient_checkpointing = r.get("gradient_checkpointing", m.gradient_checkpointing);
+  m.extra_trainable = r.get("extra_trainable", m.extra_trainable);
+  for (const auto& prefix : m.extra_trainable)
+    READ_CHECK(prefix.rfind("model.", 0) == 0 || prefix.rfind("lm_head", 0) == 0, r.source(),
+               ": model.extra_trainable entries are parameter-name prefixes such as "
+               "\"model.visual_model.image_encoder.\", got \"", prefix, "\"");
   return m;
 }
 

@@ -56,6 +56,9 @@ struct ModelSection {
   int64_t model_max_length = 2048;
   std::string precision = "bf16";  // bf16 | fp32
   bool gradient_checkpointing = true;
+  // Parameter-name prefixes trained beyond the reference's set (random init:
+  // the encoders would otherwise stay frozen noise). Empty for the recipes.
+  std::vector<std::string> extra_trainable;
 };
 
 // DataSection (the `data:` section) lives in data/data_config.h.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/logging.h"
@@ -63,7 +64,9 @@ SamplerState Trainer::resume() {
   std::optional<CheckpointLoad> c = checkpoints_->load_latest(optimizer_->layout());
   if (!c) return {};
   LoadOptions opt;
-  opt.optional = [](const std::string& name) { return !is_read_trainable(name); };  // frozen: from init
+  std::set<std::string> trainable;
+  for (const auto& [name, p] : model_->trainable_parameters()) trainable.insert(name);
+  opt.optional = [&](const std::string& name) { return !trainable.count(name); };  // frozen: from init
   load_into(*model_, c->trainable, opt).check("checkpoint weights", c->dir);
   optimizer_->load_local_state(c->shard);
   if (c->rng_state.defined()) {
@@ -173,7 +176,9 @@ SegmentationMetrics Trainer::run() {
       }
     }
   };
-  report(validate());
+  const int64_t first_step = step_;
+  const SegmentationMetrics first = validate();
+  report(first);
   while (step_ < total) {
     auto t0 = std::chrono::steady_clock::now();
     StepStats s = train_step();
@@ -184,6 +189,8 @@ SegmentationMetrics Trainer::run() {
   save_checkpoint();
   SegmentationMetrics final_metrics = validate();
   report(final_metrics);
+  LOG(INFO) << "validation gIoU " << first.giou() << " at step " << first_step << " -> " << final_metrics.giou()
+            << " at step " << step_ << " (cIoU " << first.ciou() << " -> " << final_metrics.ciou() << ")";
   return final_metrics;
 }
 
