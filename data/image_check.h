@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string>
 
-namespace rd {
+#include "data/image_format.h"
 
-enum class ImageFormat : int { kJpeg = 1, kPng = 2 };
+namespace rd {
 
 struct ImageInfo {
   ImageFormat format = ImageFormat::kJpeg;

@@ -29,11 +29,11 @@
 #include <cstdint>
 #include <string>
 
+#include "data/image_format.h"
 #include "data/rgb_image.h"
 
 namespace rd {
 
-enum class ImageFormat { kUnknown, kJpeg, kPng };
 ImageFormat sniff_image_format(const uint8_t* data, size_t size);
 
 struct DecodeOptions {
