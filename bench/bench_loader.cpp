@@ -1,12 +1,22 @@
-// Loader throughput: JPEG decode only vs decode + SAM (1024) + CLIP (336)
-// preprocessing, both through the PrefetchLoader, on COCO-like 640x480 JPEGs
-// generated at startup (TurboJPEG, quality 90, 4:2:0). Also per-stage
-// single-thread times, and large (4000x3000, 2250x1500) images with and
-// without the DCT-scaled decode fast path. Rates are given per second of wall
-// time and per second of process CPU time (robust on a shared machine).
+// Loader throughput on COCO-like 640x480 JPEGs generated at startup
+// (TurboJPEG, quality 90, 4:2:0):
+//  1. the training loader itself (data/train_loader.h): the JPEGs are packed
+//     as a ReasonSeg-layout and a LLaVA-Instruct-layout dataset (read_pack's
+//     pack_dataset), mixed 1:1, and TrainLoader makes micro-batches of
+//     decorated, tokenised (the fixture tokenizer), decoded, SAM (1024) + CLIP
+//     (336) preprocessed, collated samples; against decode-only throughput
+//     of the same JPEGs through the PrefetchLoader with as many workers;
+//  2. per-stage single-thread times;
+//  3. decode only vs decode + SAM + CLIP through the PrefetchLoader;
+//  4. large (4000x3000, 2250x1500) images with and without DCT-scaled decoding.
+// Rates are given per second of wall time and per second of process CPU time
+// (robust on a shared machine).
 //
-//   bench_loader [workers=2] [items=400]
+//   bench_loader [workers=2] [items=400] [tokenizer folder] [train]   ("train": only part 1)
+// (run from the project root: the default tokenizer is the fixture's,
+// ../shared/fixtures/tokenizer_llama_bpe1000/tokenizer)
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include <sys/resource.h>
 #include <time.h>
@@ -15,14 +25,21 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "data/clip_preprocess.h"
 #include "data/jpeg_decode.h"
+#include "data/pack.h"
 #include "data/prefetch_loader.h"
 #include "data/sam_preprocess.h"
+#include "data/train_loader.h"
+#include "model/tokenizer.h"
 
 namespace {
 
@@ -131,21 +148,153 @@ double ms_per_call(F&& f, int reps) {  // thread CPU time
   return 1e3 * (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) / reps;
 }
 
+// A raw dataset root holding the JPEGs twice: as ReasonSeg (a polygon and
+// two queries per image) and as LLaVA-Instruct (a two-round conversation).
+void write_raw_root(const std::filesystem::path& root, const std::vector<std::vector<uint8_t>>& jpegs,
+                    const std::vector<std::pair<int, int>>& sizes) {
+  namespace fs = std::filesystem;
+  const fs::path rs = root / "reason_seg/ReasonSeg/train", coco = root / "coco/train2017";
+  fs::create_directories(rs);
+  fs::create_directories(coco);
+  fs::create_directories(root / "llava_dataset");
+  nlohmann::json vqa = nlohmann::json::array();
+  for (size_t i = 0; i < jpegs.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%012zu", i);
+    for (const fs::path& p : {rs / (std::string(name) + ".jpg"), coco / (std::string(name) + ".jpg")})
+      std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(jpegs[i].data()), jpegs[i].size());
+    const double h = sizes[i].first, w = sizes[i].second;
+    nlohmann::json labelme = {
+        {"shapes",
+         {{{"label", "target"},
+           {"points", {{0.2 * w, 0.2 * h}, {0.7 * w, 0.25 * h}, {0.6 * w, 0.8 * h}, {0.25 * w, 0.6 * h}}}}}},
+        {"text", {"the thing someone would sit on to rest", "the object closest to the camera"}},
+        {"is_sentence", true}};
+    std::ofstream(rs / (std::string(name) + ".json")) << labelme.dump();
+    vqa.push_back({{"id", name},
+                   {"image", std::string(name) + ".jpg"},
+                   {"conversations",
+                    {{{"from", "human"}, {"value", "<image>\nWhat is on the table?"}},
+                     {{"from", "gpt"}, {"value", "There is a blue mug on the wooden table, next to a plate."}},
+                     {{"from", "human"}, {"value", "What is the person doing?"}},
+                     {{"from", "gpt"}, {"value", "The person is standing on the left, next to the table."}}}}});
+  }
+  std::ofstream(root / "llava_dataset/llava_instruct_150k.json") << vqa.dump();
+}
+
+Rate train_loader_rate(const rd::TrainLoaderConfig& config, const rd::TextEncoder& enc, int items) {
+  rd::TrainLoader loader(config, enc);
+  const int batches = std::max(4, items / int(config.micro_batch));
+  for (int i = 0; i < 2; ++i) loader.next();  // warm-up
+  auto t0 = Clock::now();
+  const double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  const long f0 = minor_faults();
+  for (int i = 0; i < batches; ++i) loader.next();
+  const double n = double(batches) * double(config.micro_batch);
+  return {n / seconds_since(t0), n / (cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0),
+          double(minor_faults() - f0) / n};
+}
+
+// Part 1: packs `jpegs` (sizes HxW) and runs the TrainLoader over them,
+// against decode-only of the same JPEGs; both DCT settings when they differ.
+void train_loader_part(const std::vector<std::vector<uint8_t>>& jpegs, const std::vector<std::pair<int, int>>& sizes,
+                       const std::string& label, const rd::TextEncoder& enc, int workers, int items,
+                       bool stage_times) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("bench_loader_" + std::to_string(getpid()));
+  fs::remove_all(base);
+  write_raw_root(base / "D", jpegs, sizes);
+  rd::PackOptions po;
+  po.root = (base / "D").string();
+  po.out = (base / "packed").string();
+  po.progress = false;
+  for (const char* ds : {"ReasonSeg", "llava_instruct_150k"})
+    rd::pack_dataset(rd::find_pack_dataset(ds), "train", po);
+  rd::TrainLoaderConfig lc;
+  lc.packed_dir = po.out;
+  lc.mixture = {{"reason_seg", 1, {"ReasonSeg"}}, {"vqa", 1, {"llava_instruct_150k"}}};
+  lc.templates_path = "configs/templates/read.yaml";
+  lc.micro_batch = 2;
+  lc.workers = workers;
+  lc.prefetch = 2 * workers + 2;
+  if (stage_times) {  // single-thread times of the loader's own steps
+    const rd::SampleSource src(lc, enc);
+    int64_t k = 0;
+    const int reps = std::max(4, 30000 / (sizes[0].first * sizes[0].second / 1000));
+    const double decorate = ms_per_call([&] { src.decorate(0, k++); }, reps);
+    const double load = ms_per_call([&] { src.load(0, k++); }, reps);
+    const double batch = ms_per_call(
+        [&] {
+          std::vector<rd::LoadedSample> b;
+          b.push_back(src.load(0, k++));
+          b.push_back(src.load(0, k++));
+          src.collate(std::move(b));
+        },
+        std::max(2, reps / 2));
+    std::printf("single thread, train loader (%s): decorate %.2f ms, load (decorate + text budget + decode + "
+                "SAM resize + CLIP resize/crop) %.2f ms per sample; collate (normalise into the batch, "
+                "tokens, labels, masks) %.2f ms per micro-batch of 2\n",
+                label.c_str(), decorate, load, batch - 2 * load);
+  }
+  const int n = int(jpegs.size());
+  const Rate dec = loader_rate<rd::RgbImage>(
+      [&](int64_t i) {
+        const auto& j = jpegs[size_t(i % n)];
+        return rd::decode_image(j.data(), j.size(), "bench").image;
+      },
+      workers, items);
+  std::printf("TrainLoader on %s (ReasonSeg + LLaVA-Instruct 1:1, micro-batch %lld, %d workers, prefetch %d), "
+              "%d samples, samples/s wall (per CPU-second):\n",
+              label.c_str(), static_cast<long long>(lc.micro_batch), workers, lc.prefetch, items);
+  std::printf("  decode only (full resolution, PrefetchLoader):  %7.1f (%7.1f)\n", dec.wall, dec.cpu);
+  const bool large = std::max(sizes[0].first, sizes[0].second) >= 2048;
+  for (bool dct : large ? std::vector<bool>{false, true} : std::vector<bool>{true}) {
+    lc.dct_scaled_decode = dct;
+    const Rate train = train_loader_rate(lc, enc, items);
+    std::printf("  decorated + preprocessed + collated%s: %7.1f (%7.1f)  ratio %.2f wall, %.2f CPU; %.0f page "
+                "faults per sample\n",
+                !large ? "            " : dct ? ", DCT-scaled" : ", full decode", train.wall, train.cpu,
+                train.wall / dec.wall, train.cpu / dec.cpu, train.faults);
+  }
+  fs::remove_all(base);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int workers = argc > 1 ? std::atoi(argv[1]) : 2;
   const int items = argc > 2 ? std::atoi(argv[2]) : 400;
+  const std::string tokenizer_dir =
+      argc > 3 ? argv[3] : "../shared/fixtures/tokenizer_llama_bpe1000/tokenizer";
   at::set_num_threads(1);
 
   std::vector<std::vector<uint8_t>> jpegs;
+  std::vector<std::pair<int, int>> sizes;
   size_t bytes = 0;
   for (int i = 0; i < 16; ++i) {
-    jpegs.push_back(synth_jpeg(i % 4 == 3 ? 640 : 480, i % 4 == 3 ? 480 : 640, 1000 + i));
+    sizes.push_back(i % 4 == 3 ? std::pair{640, 480} : std::pair{480, 640});
+    jpegs.push_back(synth_jpeg(sizes.back().first, sizes.back().second, 1000 + i));
     bytes += jpegs.back().size();
   }
   std::printf("%zu synthetic JPEGs (3/4 640x480, 1/4 480x640), mean %.0f KB\n", jpegs.size(),
               bytes / 1024.0 / jpegs.size());
+  const int n = int(jpegs.size());
+
+  // 1. The training loader against decode-only: COCO-sized and large photos.
+  {
+    const rd::Tokenizer tok = rd::Tokenizer::from_folder(tokenizer_dir);
+    rd::TextEncoder enc;
+    enc.encode = [&tok](const std::string& t) { return tok.encode(t); };
+    enc.encode_with_image = [&tok](const std::string& t) { return tok.encode_with_image(t); };
+    enc.pad_id = tok.pad_id();
+    enc.seg_id = tok.seg_id();
+    train_loader_part(jpegs, sizes, "640x480 JPEGs", enc, workers, items, true);
+    std::vector<std::vector<uint8_t>> large;
+    for (int i = 0; i < 4; ++i) large.push_back(synth_jpeg(1500, 2250, 70 + i));
+    train_loader_part(large, std::vector<std::pair<int, int>>(4, {1500, 2250}), "2250x1500 JPEGs", enc, workers,
+                      std::max(8, items / 10), true);
+  }
+  if (argc > 4 && std::string(argv[4]) == "train") return 0;
 
   // Single-thread stage times.
   const rd::SamPreprocessConfig sam_cfg;
@@ -163,7 +312,6 @@ int main(int argc, char** argv) {
                 rd::clip_normalize(rd::clip_resize_crop(img, clip_cfg), clip_cfg);
               }, reps) - ms_per_call([&] { rd::clip_resize_crop(img, clip_cfg); }, reps));
 
-  const int n = int(jpegs.size());
   const Rate decode_rate = loader_rate<rd::RgbImage>(
       [&](int64_t i) {
         const auto& j = jpegs[size_t(i % n)];

@@ -36,9 +36,18 @@ RgbImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& con
 }
 
 torch::Tensor clip_normalize(const RgbImage& cropped, const ClipPreprocessConfig& config) {
+  torch::Tensor out = cached_empty({3, cropped.height, cropped.width}, torch::kFloat32);
+  clip_normalize_into(cropped, config, out);
+  return out;
+}
+
+void clip_normalize_into(const RgbImage& cropped, const ClipPreprocessConfig& config, torch::Tensor out) {
   READ_CHECK(cropped.channels == 3, "clip_normalize: want 3 channels, got ", cropped.channels);
   const int h = cropped.height, w = cropped.width;
-  torch::Tensor out = cached_empty({3, h, w}, torch::kFloat32);
+  READ_CHECK(out.scalar_type() == torch::kFloat32 && out.is_contiguous() &&
+                 out.sizes() == torch::IntArrayRef({3, h, w}),
+             "clip_normalize: want a contiguous f32 [3, ", h, ", ", w, "] output, got ", out.sizes(), " ",
+             out.scalar_type());
   float* dst = out.data_ptr<float>();
   // Every uint8 value maps to one float: rescale in float64, cast to float32,
   // normalise in float32 (transformers' rescale then normalize).
@@ -51,7 +60,6 @@ torch::Tensor clip_normalize(const RgbImage& cropped, const ClipPreprocessConfig
   const size_t plane = size_t(h) * w;
   float* const planes[3] = {dst, dst + plane, dst + 2 * plane};
   lookup_rgb(cropped.pixels.data(), h * w, lut, planes);
-  return out;
 }
 
 torch::Tensor clip_preprocess(const RgbImage& image, const ClipPreprocessConfig& config,

@@ -40,6 +40,9 @@ RgbImage clip_resize_crop(const RgbImage& image, const ClipPreprocessConfig& con
 
 // rescale + normalise: f32 [3, crop_h, crop_w].
 torch::Tensor clip_normalize(const RgbImage& cropped, const ClipPreprocessConfig& config);
+// The same into `out`, a contiguous f32 [3, h, w] tensor (e.g. one image of a
+// batch tensor, so a collator need not copy).
+void clip_normalize_into(const RgbImage& cropped, const ClipPreprocessConfig& config, torch::Tensor out);
 
 torch::Tensor clip_preprocess(const RgbImage& image, const ClipPreprocessConfig& config,
                               int orig_h = 0, int orig_w = 0);

@@ -60,6 +60,7 @@ DataSection DataSection::read(ConfigReader r, bool check) {
   d.workers = r.get("workers", d.workers);
   d.prefetch = r.get("prefetch", d.prefetch);
   READ_CHECK(d.workers >= 0, r.source(), ": key '", r.path_of("workers"), "' must be >= 0");
+  d.dct_scaled_decode = r.get("dct_scaled_decode", d.dct_scaled_decode);
   READ_CHECK(d.prefetch > 0, r.source(), ": key '", r.path_of("prefetch"), "' must be positive");
   return d;
 }
@@ -88,6 +89,7 @@ TrainLoaderConfig loader_config(const DataSection& d, uint64_t seed) {
   l.seed = seed;
   l.workers = static_cast<int>(d.workers);
   l.prefetch = static_cast<int>(d.prefetch);
+  l.dct_scaled_decode = d.dct_scaled_decode;
   return l;
 }
 

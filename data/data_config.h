@@ -27,6 +27,7 @@ struct DataSection {
   std::string val_dataset = "ReasonSeg";  // packed name; split "val"
   int64_t val_samples = 200;
   int64_t workers = 2, prefetch = 4;
+  bool dct_scaled_decode = true;  // TrainLoaderConfig::dct_scaled_decode (false: reference-exact pixels)
 
   // Reads the `data:` mapping of `r`'s YAML. Paths (packed_dir, templates,
   // every mixture dataset under packed_dir/<name>/train) are checked to exist

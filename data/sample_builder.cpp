@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "data/buffer_cache.h"
 #include "data/conversation.h"
 #include "data/packed_masks.h"
 
@@ -22,6 +23,23 @@ std::string strip(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
+// {0,1} uint8 copy of a mask in one pass: 1 where the value is nonzero and
+// not 255 (ignore). Binary masks stay as they are, summed polygons (values
+// >= 2, spec 8.8) become 1, ReasonSeg's ignore pixels become background
+// (spec 8.4). The buffer comes from the buffer cache (no page faults for
+// large images).
+torch::Tensor binary_mask(const torch::Tensor& mask) {
+  if (mask.scalar_type() != torch::kUInt8 && mask.scalar_type() != torch::kBool)
+    return mask.gt(0).logical_and(mask.ne(255)).to(torch::kUInt8);
+  const torch::Tensor src = mask.contiguous();
+  torch::Tensor out = cached_empty(src.sizes(), torch::kUInt8);
+  const uint8_t* in = static_cast<const uint8_t*>(src.data_ptr());
+  uint8_t* o = out.data_ptr<uint8_t>();
+  const int64_t n = src.numel();
+  for (int64_t i = 0; i < n; ++i) o[i] = static_cast<uint8_t>((in[i] != 0) & (in[i] != 255));
+  return out;
+}
+
 struct Builder {
   const TemplateSet& t;
   SampleRng& rng;
@@ -36,11 +54,15 @@ struct Builder {
     return fill_template(fill_template(rng.pick(t.correction_answers), "class_name", name), "gt_name", gt);
   }
 
+  torch::Tensor last_in, last_out;  // the same mask for several conversations is binarised once
+
   void add(const std::string& q, const std::string& a, torch::Tensor mask, const char* premise) {
     out.conversations.push_back(render_single_turn(q, a));
     out.exists.push_back(mask.defined());
     out.premise.push_back(premise);
-    if (mask.defined()) out.masks.push_back(mask.gt(0).to(torch::kUInt8) * (mask != 255).to(torch::kUInt8));
+    if (!mask.defined()) return;
+    if (!last_in.defined() || !mask.is_same(last_in)) last_in = mask, last_out = binary_mask(mask);
+    out.masks.push_back(last_out);
   }
 };
 
@@ -144,8 +166,9 @@ void build_reason(Builder& b, const ReasonSegRecord& rec, const SampleOptions& o
     }
     return;
   }
-  // Decision (spec 8.4): ignore pixels (255) count as background in training, as the reference.
-  torch::Tensor mask = packed_reason_mask(rec).eq(1).to(torch::kUInt8);
+  // Decision (spec 8.4): ignore pixels (255) count as background in training,
+  // as the reference's (mask == 1): add() binarises {0, 1, 255} to exactly that.
+  torch::Tensor mask = packed_reason_mask(rec);
   for (int64_t i : b.rng.select(rec.texts.size(), o.num_classes_per_sample)) {
     const std::string& text = rec.texts[i];
     b.add(rec.is_sentence ? b.long_q(text) : b.short_q(lower(text)), b.long_a(), mask, "true");

@@ -58,13 +58,18 @@ int64_t max_text_tokens(const TextCollateOptions& o) {
 
 TextBatch collate_text(const std::vector<std::string>& conversation_list, const TextEncoder& enc,
                        const TextCollateOptions& options) {
-  READ_CHECK(!conversation_list.empty(), "collate_text: no conversations");
   std::vector<std::vector<int64_t>> ids;
+  for (const auto& c : conversation_list) ids.push_back(enc.encode_with_image(replace_image_tokens(c)));
+  return collate_text(conversation_list, std::move(ids), enc, options);
+}
+
+TextBatch collate_text(const std::vector<std::string>& conversation_list, std::vector<std::vector<int64_t>> ids,
+                       const TextEncoder& enc, const TextCollateOptions& options) {
+  READ_CHECK(!conversation_list.empty(), "collate_text: no conversations");
+  READ_CHECK(ids.size() == conversation_list.size(), "collate_text: ", ids.size(), " id rows for ",
+             conversation_list.size(), " conversations");
   int64_t longest = 0;
-  for (const auto& c : conversation_list) {
-    ids.push_back(enc.encode_with_image(replace_image_tokens(c)));
-    longest = std::max<int64_t>(longest, ids.back().size());
-  }
+  for (const auto& row : ids) longest = std::max<int64_t>(longest, row.size());
   const int64_t n = static_cast<int64_t>(ids.size());
   TextBatch b;
   b.untruncated_len = longest;

@@ -69,5 +69,9 @@ int64_t max_text_tokens(const TextCollateOptions& o);
 // <im_start><image><im_end>).
 TextBatch collate_text(const std::vector<std::string>& conversation_list, const TextEncoder& enc,
                        const TextCollateOptions& options);
+// The same with each row already encoded: ids[i] ==
+// enc.encode_with_image(replace_image_tokens(conversation_list[i])).
+TextBatch collate_text(const std::vector<std::string>& conversation_list, std::vector<std::vector<int64_t>> ids,
+                       const TextEncoder& enc, const TextCollateOptions& options);
 
 }  // namespace rd

@@ -37,13 +37,20 @@ struct TrainLoaderConfig {
   int rank = 0, world = 1;
   int64_t samples_per_epoch = 0;  // multiple of micro_batch * world
   int workers = 2, prefetch = 4;
+  // libjpeg-turbo DCT scaling when the image is at least twice the targets
+  // (see SampleSource::load); false decodes every image at full resolution.
+  bool dct_scaled_decode = true;
 };
 
 // One decoded, preprocessed sample (what a worker makes before collation).
+// The images stay uint8 (SAM-resized, CLIP-cropped) until collate() normalises
+// them straight into the batch tensors: no copy of a 12 MB SAM input.
 struct LoadedSample {
   DecoratedSample sample;
-  torch::Tensor image_sam, image_clip;
+  RgbImage sam_resized;   // SAM branch after its resize (normalised + padded by collate)
+  RgbImage clip_cropped;  // CLIP branch after its resize + crop (normalised by collate)
   SamMaskShape shape;
+  std::vector<std::vector<int64_t>> input_ids;  // per conversation, from the text budget check
 };
 
 // Builds, decodes and preprocesses global sample `index` of `epoch`.
