@@ -6,7 +6,7 @@
 #include "model/clip_config.h"
 #include "model/llama_config.h"
 #include "model/sam_size.h"
-#include "trainer/model_sizes.h"
+#include "model/model_sizes.h"
 
 namespace rd {
 namespace {

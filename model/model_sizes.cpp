@@ -1,6 +1,8 @@
-#include "trainer/model_sizes.h"
+#include "model/model_sizes.h"
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "model/tokenizer.h"
@@ -12,12 +14,18 @@ ModelSizes model_sizes(const ModelSection& m) {
   ModelSizes s;
   const int64_t added = 3;  // [SEG], <im_start>, <im_end>
   if (m.init == "pretrained") {
-    if (fs::exists(fs::path(m.llava_dir) / "config.json")) {
+    const fs::path config_json = fs::path(m.llava_dir) / "config.json";
+    if (fs::exists(config_json)) {
       s.llm = LlamaConfig::from_file(m.llava_dir);
+      // A READ folder (its config.json has READ's out_dim / train_mask_decoder)
+      // already counts the added tokens; a LLaVA-1.5 folder does not.
+      std::ifstream f(config_json);
+      nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+      if (!(j.is_object() && (j.contains("out_dim") || j.contains("train_mask_decoder")))) s.llm.vocab_size += added;
     } else {
       s.llm = m.llava_dir.find("13b") != std::string::npos ? LlamaConfig::llama13b() : LlamaConfig::llama7b();
+      s.llm.vocab_size += added;
     }
-    s.llm.vocab_size += added;
     s.clip = fs::exists(fs::path(m.vision_tower_dir) / "config.json") ? ClipVisionConfig::from_file(m.vision_tower_dir)
                                                                        : ClipVisionConfig::vit_l14_336();
   } else {
@@ -44,7 +52,7 @@ ModelSizes model_sizes(const ModelSection& m) {
     s.sam.prompt_embed_dim = m.sam.prompt_embed_dim;
     s.sam.decoder_mlp_dim = m.sam.decoder_mlp_dim;
     s.sam.decoder_num_heads = m.sam.decoder_num_heads;
-    s.sam.iou_head_hidden_dim = m.sam.prompt_embed_dim;
+    s.sam.iou_head_hidden_dim = m.sam.iou_head_hidden_dim > 0 ? m.sam.iou_head_hidden_dim : m.sam.prompt_embed_dim;
   } else {
     s.sam = sam::SamConfig::preset(m.sam.variant);
   }

@@ -6,7 +6,7 @@
 #include "model/clip_config.h"
 #include "model/llama_config.h"
 #include "model/sam_config.h"
-#include "trainer/train_config.h"
+#include "model/model_section.h"
 
 namespace rd {
 
