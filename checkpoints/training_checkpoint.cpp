@@ -13,6 +13,7 @@
 #include "checkpoints/formats/safetensors.h"
 #include "common/error.h"
 #include "common/logging.h"
+#include "model/tokenizer_files.h"
 
 namespace rd {
 namespace fs = std::filesystem;
@@ -54,12 +55,6 @@ void write_durably(const fs::path& p, const std::string& data) {
 
 std::string shard_name(int rank, int world) {
   return "zero_rank_" + std::to_string(rank) + "_of_" + std::to_string(world) + ".safetensors";
-}
-
-void copy_tree_durably(const fs::path& from, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& e : fs::directory_iterator(from))
-    if (e.is_regular_file()) fs::copy_file(e.path(), to / e.path().filename(), fs::copy_options::overwrite_existing);
 }
 
 std::vector<std::pair<int64_t, fs::path>> steps_in(const fs::path& dir) {
@@ -125,6 +120,15 @@ void seal(const fs::path& tmp, const fs::path& final_dir, int64_t step) {
   fs::remove_all(old);
 }
 
+std::function<void(const std::string&)>& phase_hook() {
+  static std::function<void(const std::string&)> hook;
+  return hook;
+}
+
+void phase(const char* name) {
+  if (phase_hook()) phase_hook()(name);
+}
+
 std::string trimmed(std::string s) {
   s.erase(s.find_last_not_of(" \n\r\t") + 1);
   return s;
@@ -175,21 +179,31 @@ void CheckpointManager::save(const CheckpointSave& c) {
   });
   if (!ok) give_up();
   // Every rank: its partition and RNG state.
-  if (!attempt([&] { write_shard(tmp, c.shard, c.rng_state, world); })) give_up();
+  if (!attempt([&] {
+        write_shard(tmp, c.shard, c.rng_state, world);
+        phase("shard_written");
+      }))
+    give_up();
   ok = attempt([&] {
     if (rank != 0) return;
     StateDict weights;
     for (const auto& [k, v] : c.trainable) weights[k] = v.detach().to(torch::kCPU, torch::kFloat32);
     save_safetensors((tmp / "trainable.safetensors").string(), weights);
+    phase("trainable_written");
     json state = c.trainer_state;
     state["step"] = c.step;
     state["world_size"] = world;
     write_durably(tmp / "trainer_state.json", state.dump(2));
     write_durably(tmp / "layout.json", c.shard.layout.to_json());
     if (!c.config_path.empty()) fs::copy_file(c.config_path, tmp / "config.yaml");
-    if (!c.tokenizer_dir.empty()) copy_tree_durably(c.tokenizer_dir, tmp / "tokenizer");
+    // Only the tokenizer files: with model.init pretrained tokenizer_dir is the
+    // LLaVA folder, weights included. (seal() fsyncs every file.)
+    if (!c.tokenizer_dir.empty()) copy_tokenizer_files(c.tokenizer_dir, (tmp / "tokenizer").string());
+    phase("files_written");
     seal(tmp, final_dir, c.step);
+    phase("sealed");
     write_durably(root / "latest", "step_" + std::to_string(c.step) + "\n");
+    phase("latest_written");
   });
   if (!ok) give_up();
   if (rank == 0) {
@@ -263,6 +277,10 @@ std::optional<CheckpointLoad> CheckpointManager::load_latest(const PartitionLayo
 
 namespace rd {
 
+void CheckpointManager::set_phase_hook(std::function<void(const std::string&)> hook) {
+  phase_hook() = std::move(hook);
+}
+
 std::string CheckpointManager::resolve(const std::string& dir) {
   fs::path d(dir);
   if (fs::exists(d / "manifest.json") || fs::exists(d / "layout.json")) return d.string();
@@ -296,7 +314,7 @@ std::string CheckpointManager::write_resharded(const std::string& step_dir, int 
     write_durably(tmp / "trainer_state.json", state.dump(2));
     write_durably(tmp / "layout.json", layout.to_json());
     if (fs::exists(d / "config.yaml")) fs::copy_file(d / "config.yaml", tmp / "config.yaml");
-    if (fs::exists(d / "tokenizer")) copy_tree_durably(d / "tokenizer", tmp / "tokenizer");
+    if (fs::exists(d / "tokenizer")) copy_tokenizer_files((d / "tokenizer").string(), (tmp / "tokenizer").string());
     seal(tmp, out, step);
     write_durably(fs::path(out_root) / "latest", "step_" + std::to_string(step) + "\n");
   } catch (...) {

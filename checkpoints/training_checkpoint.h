@@ -26,6 +26,7 @@
 // its own partition; at another world size the partitions are consolidated
 // and re-sharded (elastic resume).
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -82,6 +83,13 @@ class CheckpointManager {
   static std::string resolve(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
+
+  // Crash-test aid: `hook` is called with each phase of save() as this
+  // process reaches it ("shard_written", "trainable_written",
+  // "files_written" (no manifest yet), "sealed" (step_<N> in place, `latest`
+  // not yet updated), "latest_written" (before pruning)); the SIGKILL test
+  // kills the process there. Empty by default.
+  static void set_phase_hook(std::function<void(const std::string& phase)> hook);
 
  private:
   std::string dir_;
