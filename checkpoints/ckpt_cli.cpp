@@ -23,7 +23,7 @@ void print_commands(const std::vector<CkptCommand>& commands) {
 }
 
 bool flag_of(const gflags::CommandLineFlagInfo& f, const CkptCommand& c) {
-  return f.filename == c.flags_file;
+  return f.filename == c.flags_file || (c.shared_flags_file && f.filename == c.shared_flags_file);
 }
 
 void print_help(const CkptCommand& c) {

@@ -20,6 +20,9 @@ struct CkptCommand {
   const char* flags_file;  // __FILE__ of the file that DEFINEs the command's flags
   size_t min_args, max_args;
   int (*run)(const std::vector<std::string>& args);  // flags already parsed
+  // __FILE__ of a file whose flags several subcommands share (import and
+  // export-hf: checkpoints/ckpt_hf_flags.cpp); nullptr when none.
+  const char* shared_flags_file = nullptr;
 };
 
 // Parses argv, dispatches to the named command and returns the exit code.

@@ -1,72 +1,9 @@
 #include "checkpoints/ckpt_convert.h"
 
-#include <gflags/gflags.h>
-
-#include <iostream>
-
-#include "checkpoints/formats/safetensors.h"
-#include "checkpoints/training_checkpoint.h"
-#include "common/error.h"
-
 DEFINE_string(out, "", "consolidate: the .safetensors file to write; reshard: the checkpoint directory to write");
-DEFINE_bool(optimizer, false, "consolidate: also write the consolidated AdamW state (optimizer.* keys)");
-DEFINE_int32(world_size, 0, "reshard: the number of ranks the new checkpoint is partitioned for");
 
 namespace rd {
 
-StateDict consolidate_checkpoint(const std::string& dir, bool with_optimizer) {
-  const std::string step_dir = CheckpointManager::resolve(dir);
-  CheckpointManager::verify(step_dir);
-  StateDict out = load_safetensors(step_dir + "/trainable.safetensors");
-  if (with_optimizer) {
-    ConsolidatedState s = CheckpointManager::consolidated_optimizer(step_dir);
-    for (const auto& [k, v] : s.master) out["optimizer.master." + k] = v;
-    for (const auto& [k, v] : s.exp_avg) out["optimizer.exp_avg." + k] = v;
-    for (const auto& [k, v] : s.exp_avg_sq) out["optimizer.exp_avg_sq." + k] = v;
-  }
-  return out;
-}
-
-namespace {
-
-int run_consolidate(const std::vector<std::string>& args) {
-  READ_CHECK(!FLAGS_out.empty(), "--out F.safetensors is required");
-  READ_CHECK(FLAGS_world_size == 0, "--world_size belongs to `reshard`");
-  const std::string step_dir = CheckpointManager::resolve(args[0]);
-  StateDict sd = consolidate_checkpoint(step_dir, FLAGS_optimizer);
-  std::map<std::string, std::string> meta{{"format", "read-consolidated"}, {"source", step_dir}};
-  if (FLAGS_optimizer)
-    meta["optimizer_step"] = std::to_string(CheckpointManager::consolidated_optimizer(step_dir).step);
-  save_safetensors(FLAGS_out, sd, meta);
-  std::cout << "wrote " << sd.size() << " tensors to " << FLAGS_out << "\n";
-  return 0;
-}
-
-int run_reshard(const std::vector<std::string>& args) {
-  READ_CHECK(!FLAGS_optimizer, "--optimizer belongs to `consolidate`");
-  READ_CHECK(!FLAGS_out.empty(), "--out DIR2 is required");
-  READ_CHECK(FLAGS_world_size >= 1, "--world_size M (>= 1) is required");
-  const std::string written =
-      CheckpointManager::write_resharded(CheckpointManager::resolve(args[0]), FLAGS_world_size, FLAGS_out);
-  std::cout << "wrote " << written << " for " << FLAGS_world_size << " rank(s)\n";
-  return 0;
-}
-
-}  // namespace
-
-const CkptCommand kCkptConsolidate = {
-    "consolidate", "DIR", "training checkpoint -> one fp32 safetensors (weights, optimizer)",
-    "Verifies the checkpoint DIR (a root with `latest` or a step_<N> directory) and\n"
-    "writes every trainable weight (fp32, by parameter name) to --out. With\n"
-    "--optimizer the AdamW state gathered from every rank's ZeRO partition is added\n"
-    "as optimizer.master.<name>, optimizer.exp_avg.<name>, optimizer.exp_avg_sq.<name>.",
-    __FILE__, 1, 1, run_consolidate};
-
-const CkptCommand kCkptReshard = {
-    "reshard", "DIR", "re-partition a training checkpoint for another world size",
-    "Verifies the checkpoint DIR, consolidates its ZeRO partitions and writes\n"
-    "--out/step_<N> partitioned for --world_size ranks, plus --out/latest, so a job\n"
-    "of that many ranks resumes from --out. Per-rank RNG states are not carried over.",
-    __FILE__, 1, 1, run_reshard};
+const char* const kCkptConvertFlagsFile = __FILE__;
 
 }  // namespace rd

@@ -9,18 +9,24 @@
 //       DIR2/step_<N> + DIR2/latest: the same checkpoint partitioned for M
 //       ranks, so a job of M ranks resumes from DIR2 (RNG states dropped).
 // DIR is a checkpoint root (its `latest` is used) or a step_<N> directory.
-// Both commands share this file's flags; each refuses the other's.
+// --out is shared (defined in ckpt_convert.cpp); --optimizer belongs to
+// consolidate (ckpt_consolidate.cpp), --world_size to reshard (ckpt_reshard.cpp).
 #pragma once
+#include <gflags/gflags.h>
+
 #include <string>
 
 #include "checkpoints/ckpt_cli.h"
 #include "checkpoints/formats/state_dict.h"
+
+DECLARE_string(out);
 
 namespace rd {
 
 // The consolidate output as a StateDict (with_optimizer: the optimizer.* keys too).
 StateDict consolidate_checkpoint(const std::string& dir, bool with_optimizer);
 
+extern const char* const kCkptConvertFlagsFile;  // __FILE__ of --out
 extern const CkptCommand kCkptConsolidate;
 extern const CkptCommand kCkptReshard;
 

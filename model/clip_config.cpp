@@ -69,6 +69,20 @@ ClipVisionConfig ClipVisionConfig::from_file(const std::string& path) {
   return from_json(j, p.string());
 }
 
+nlohmann::json ClipVisionConfig::to_json() const {
+  return {{"architectures", {"CLIPVisionModel"}},
+          {"model_type", "clip_vision_model"},
+          {"hidden_size", hidden_size},
+          {"intermediate_size", intermediate_size},
+          {"num_hidden_layers", num_hidden_layers},
+          {"num_attention_heads", num_attention_heads},
+          {"num_channels", num_channels},
+          {"image_size", image_size},
+          {"patch_size", patch_size},
+          {"layer_norm_eps", layer_norm_eps},
+          {"hidden_act", hidden_act}};
+}
+
 void ClipVisionConfig::validate(const std::string& source) const {
   READ_CHECK(hidden_size > 0 && intermediate_size > 0 && num_hidden_layers > 0 &&
                  num_attention_heads > 0 && num_channels > 0 && image_size > 0 && patch_size > 0,

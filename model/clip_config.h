@@ -35,6 +35,8 @@ struct ClipVisionConfig {
   static ClipVisionConfig from_json(const nlohmann::json& j, const std::string& source);
   // A config.json path, or a folder holding one.
   static ClipVisionConfig from_file(const std::string& path);
+  // A CLIPVisionModel config.json (model_type clip_vision_model).
+  nlohmann::json to_json() const;
 
   void validate(const std::string& source) const;
 };

@@ -56,6 +56,24 @@ LlavaConfig LlavaConfig::from_file(const std::string& path) {
   return from_json(j, p.string());
 }
 
+nlohmann::json LlavaConfig::to_json() const {
+  nlohmann::json j = llm.to_json();
+  j["architectures"] = {"LlavaLlamaForCausalLM"};
+  j["model_type"] = "llava";
+  j["mm_hidden_size"] = mm_hidden_size;
+  j["mm_projector_type"] = mm_projector_type;
+  j["mm_vision_select_layer"] = mm_vision_select_layer;
+  j["mm_vision_select_feature"] = mm_vision_select_feature;
+  j["mm_vision_tower"] = mm_vision_tower;
+  j["mm_use_im_start_end"] = mm_use_im_start_end;
+  j["mm_use_im_patch_token"] = false;
+  j["use_mm_proj"] = true;
+  j["tune_mm_mlp_adapter"] = false;
+  j["freeze_mm_mlp_adapter"] = true;
+  j["image_aspect_ratio"] = "square";
+  return j;
+}
+
 std::string LlavaConfig::vision_tower_dir(const std::string& model_dir, const std::string& override_dir) const {
   if (!override_dir.empty()) return override_dir;
   READ_CHECK(!mm_vision_tower.empty(), model_dir, ": config has no mm_vision_tower; give the CLIP folder");

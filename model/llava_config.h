@@ -30,6 +30,9 @@ struct LlavaConfig {
   // feature we do not implement.
   static LlavaConfig from_json(const nlohmann::json& j, const std::string& source);
   static LlavaConfig from_file(const std::string& path);  // config.json or its folder
+  // config.json of an LlavaLlamaForCausalLM: the LLaMA fields (vocab_size as
+  // llm.vocab_size) and the mm_* fields; the vision tower is not included.
+  nlohmann::json to_json() const;
 
   // Where the vision tower folder is: `override_dir` if given, else
   // mm_vision_tower resolved relative to `model_dir` when that exists.

@@ -13,26 +13,13 @@
 #include "checkpoints/training_checkpoint.h"
 #include "common/error.h"
 #include "model/peft_adapter.h"
+#include "tests/harness/solo_communicator.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// A world of one process: collectives are identities.
-class SoloCommunicator : public rd::Communicator {
- public:
-  int rank() const override { return 0; }
-  int world_size() const override { return 1; }
-  std::string backend() const override { return "solo"; }
-  torch::Device device() const override { return torch::kCPU; }
-
- protected:
-  void do_all_reduce(torch::Tensor&) override {}
-  void do_reduce_scatter(const torch::Tensor& in, torch::Tensor& out) override { out.copy_(in); }
-  void do_all_gather(const torch::Tensor& in, torch::Tensor& out) override { out.copy_(in); }
-  void do_broadcast(torch::Tensor&, int) override {}
-  void do_barrier() override {}
-};
+using rd::testing::SoloCommunicator;
 
 struct Fixture {
   fs::path dir = fs::temp_directory_path() / ("read_export_adapter_" + std::to_string(::getpid()));

@@ -413,10 +413,68 @@ TEST(Checkpoint, ReadCkptInspectConsolidateReshard) {
     EXPECT_FALSE(l.resharded);
     expect_equal(l.shard, rd::shard_consolidated(full, four, r), "reshard --world-size 4, rank " + std::to_string(r));
   }
-  // Usage errors: the other command's flag, a missing --out.
-  EXPECT_EQ(cli({"consolidate", tmp.path.string(), "--out", f, "--world_size", "2"}), 1);
+  // The other command's flag is a usage error (2); a missing --out an error (1).
+  EXPECT_EQ(cli({"consolidate", tmp.path.string(), "--out", f, "--world_size", "2"}), 2);
   EXPECT_EQ(cli({"reshard", tmp.path.string(), "--world_size", "2"}), 1);
-  EXPECT_EQ(cli({"reshard", tmp.path.string(), "--out", (tmp.path / "x").string(), "--optimizer"}), 1);
+  EXPECT_EQ(cli({"reshard", tmp.path.string(), "--out", (tmp.path / "x").string(), "--optimizer"}), 2);
+}
+
+}  // namespace
+
+namespace {
+
+// The read_ckpt round trip: consolidate (the file equals the in-memory
+// consolidated state), reshard 2 -> 4 -> 2 and resume on 2 ranks == the
+// original continuation bit for bit; reshard 2 -> 1 and resume on one rank ==
+// the 2-rank continuation up to the reduction order.
+TEST(Checkpoint, ConsolidateReshardResumeEqualsTheContinuation) {
+  TempDir tmp("roundtrip");
+  const Data d = batch();
+  Trained whole = fresh(world());
+  train(world(), whole, d, 0, 2 * kN);
+  Trained a = fresh(world());
+  train(world(), a, d, 0, kN);
+  rd::CheckpointManager(tmp.path.string(), world()).save(save_of(a, kN));
+  const rd::ConsolidatedState full = a.opt->export_consolidated();
+  const fs::path at4 = tmp.path / "at4", back = tmp.path / "back2", at1 = tmp.path / "at1";
+  if (world().rank() == 0) {
+    const std::string f = (tmp.path / "full.safetensors").string();
+    ASSERT_EQ(cli({"consolidate", tmp.path.string(), "--out", f, "--optimizer"}), 0);
+    const rd::StateDict sd = rd::load_safetensors(f);
+    for (const auto& [k, v] : full.master) {
+      EXPECT_TRUE(torch::equal(sd.at("optimizer.master." + k), v)) << k;
+      EXPECT_TRUE(torch::equal(sd.at("optimizer.exp_avg." + k), full.exp_avg.at(k))) << k;
+      EXPECT_TRUE(torch::equal(sd.at("optimizer.exp_avg_sq." + k), full.exp_avg_sq.at(k))) << k;
+    }
+    ASSERT_EQ(cli({"reshard", tmp.path.string(), "--world-size", "4", "--out", at4.string()}), 0);
+    ASSERT_EQ(cli({"reshard", at4.string(), "--world-size", "2", "--out", back.string()}), 0);
+    ASSERT_EQ(cli({"reshard", at4.string(), "--world-size", "1", "--out", at1.string()}), 0);
+  }
+  world().barrier();
+
+  Trained b = fresh(world(), 999);
+  rd::CheckpointManager from_back(back.string(), world());
+  auto l = from_back.load_latest(b.opt->layout());
+  ASSERT_TRUE(l.has_value());
+  EXPECT_FALSE(l->resharded) << "2 -> 4 -> 2 should give this job's own layout";
+  EXPECT_EQ(l->step, kN);
+  b.opt->load_local_state(l->shard);
+  train(world(), b, d, kN, 2 * kN);
+  expect_equal(params_of(b.model), params_of(whole.model), "weights after 2 -> 4 -> 2 and resume");
+  expect_equal(b.opt->local_state(), whole.opt->local_state(), "optimizer state after 2 -> 4 -> 2 and resume");
+
+  if (world().rank() == 0) {
+    rd::MpiCommunicator self(MPI_COMM_SELF, 10.0);
+    Trained c = fresh(self, 7);
+    rd::CheckpointManager from_one(at1.string(), self);
+    auto l1 = from_one.load_latest(c.opt->layout());
+    ASSERT_TRUE(l1.has_value());
+    EXPECT_FALSE(l1->resharded);
+    c.opt->load_local_state(l1->shard);
+    train(self, c, d, kN, 2 * kN);
+    for (const auto& [k, v] : params_of(whole.model))
+      EXPECT_TRUE(torch::allclose(params_of(c.model).at(k), v, 1e-5, 1e-6)) << "2 -> 4 -> 1, resumed on one rank: " << k;
+  }
 }
 
 }  // namespace
