@@ -91,6 +91,7 @@ TEST(Import, ReadFolderIsWhatTheTrainerBuildsAndLoadsAsInit) {
                      &o, &err),
             0)
       << o << err;
+  std::cout << o;  // the figures
   EXPECT_NE(o.find("vocabulary 1000 -> 1003"), std::string::npos) << o;
 
   // What read_trainer builds from the raw sources with this config.
