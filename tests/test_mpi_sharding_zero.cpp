@@ -1,10 +1,11 @@
 // ZeRO stages 0/1/2 against single-process torch::optim::AdamW on a tiny
 // model (three Linear layers, 467 parameters: an odd count, so partitions are
-// padded), on however many ranks mpirun starts (included by
-// test_mpi_sharding_zero_np{1,2,4}.cpp). Every rank also trains the
+// padded), on however many ranks mpirun starts (ctest runs it
+// on 1, 2 and 4). Every rank also trains the
 // single-process reference, so "1, 2 and 4 ranks give the same parameters"
 // is checked as "each equals the reference".
-#pragma once
+//
+// mpi ranks: 1 2 4
 #include <gtest/gtest.h>
 
 #include <cstdio>

@@ -1,8 +1,9 @@
 // Collectives of the MPI communicator, checked on however many ranks mpirun
-// starts (included by test_mpi_sharding_collectives_np{1,2,4}.cpp): results
+// starts (ctest runs it on 1, 2 and 4): results
 // against closed forms, in-place variants, 16-bit floats, byte counters and
 // argument errors.
-#pragma once
+//
+// mpi ranks: 1 2 4
 #include <gtest/gtest.h>
 
 #include "common/error.h"
