@@ -30,6 +30,17 @@ struct ReadBatch {
   std::vector<std::vector<bool>> exists;  // B x [conversations of image i]
 
   int64_t num_images() const { return images.defined() ? images.size(0) : 0; }
+  // The same batch with its tensors on `device` (the model casts dtypes).
+  ReadBatch to(const torch::Device& device) const {
+    ReadBatch b = *this;
+    auto move = [&](torch::Tensor& t) {
+      if (t.defined()) t = t.to(device, /*non_blocking=*/true);
+    };
+    for (torch::Tensor* t : {&b.images, &b.images_clip, &b.input_ids, &b.labels, &b.attention_masks, &b.offset})
+      move(*t);
+    for (torch::Tensor& m : b.masks_list) move(m);
+    return b;
+  }
   int64_t num_conversations() const { return input_ids.defined() ? input_ids.size(0) : 0; }
 };
 

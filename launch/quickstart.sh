@@ -15,7 +15,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 READ_BUILD_DIR="$build" launch/build.sh
 if [ ! -f "$run/raw/.complete" ]; then
   rm -rf "$run/raw" "$run/tokenizer" "$run/packed"
-  "$build/read_synth" --out "$run/raw" --train_images "${READ_SYNTH_IMAGES:-400}" --val_images 100 \
+  "$build/read_synth" --out "$run/raw" --train_images "${READ_SYNTH_IMAGES:-1500}" --val_images 100 \
       --tokenizer_out "$run/tokenizer"
   touch "$run/raw/.complete"
 fi

@@ -64,9 +64,13 @@ int main(int argc, char** argv) {
     }
     LOG(INFO) << "rank " << mpi.rank() << ": " << torch::get_num_threads() << " compute thread(s)";
     LOG(INFO) << "read_trainer: " << path << " on " << mpi.world_size() << " rank(s)\n" << c.resolved;
+    // One rank per GPU when this LibTorch has CUDA: local rank i takes GPU i.
     rd::CommunicatorOptions co;
+    if (torch::cuda::is_available())
+      co.device = torch::Device(torch::kCUDA, mpi.local_rank() % static_cast<int>(torch::cuda::device_count()));
+    LOG(INFO) << "rank " << mpi.rank() << " computes on " << co.device;
     auto comm = rd::make_communicator(co);
-    rd::Trainer trainer(c, *comm);
+    rd::Trainer trainer(c, *comm, co.device);
     rd::SegmentationMetrics m = trainer.run();
     LOG(INFO) << "final validation: gIoU " << m.giou() << " cIoU " << m.ciou();
     return 0;

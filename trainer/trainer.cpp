@@ -29,10 +29,13 @@ TextEncoder encoder_of(const Tokenizer& tok) {
 }
 }  // namespace
 
-Trainer::Trainer(const TrainConfig& config, Communicator& comm)
-    : config_(config), comm_(comm), tokenizer_(Tokenizer::from_folder(config.model.tokenizer_dir)) {
+Trainer::Trainer(const TrainConfig& config, Communicator& comm, torch::Device device)
+    : config_(config), comm_(comm), device_(device), tokenizer_(Tokenizer::from_folder(config.model.tokenizer_dir)) {
   torch::manual_seed(config.train.seed);  // same initial weights on every rank (also broadcast by ZeRO)
   model_ = make_read_model(config.model, tokenizer_);
+  // Working weights in the compute precision (the reference's DeepSpeed bf16
+  // engine casts the whole module); the ZeRO optimizer keeps fp32 masters.
+  model_->to(device_, config.model.precision == "bf16" ? torch::kBFloat16 : torch::kFloat32);
   auto params = model_->set_trainable();
   ZeroConfig zc;
   zc.stage = static_cast<int>(config.optim.zero_stage);
@@ -102,9 +105,14 @@ void Trainer::save_checkpoint() {
 Trainer::StepStats Trainer::train_step() {
   StepStats s;
   model_->train();
+  // GPU dropout draws from the device generator, whose state checkpoints do
+  // not hold: seed it from (seed, step, rank) so a resumed run draws the same.
+  if (device_.is_cuda())
+    torch::cuda::manual_seed(static_cast<uint64_t>(config_.train.seed) * 1000003u +
+                             static_cast<uint64_t>(step_) * comm_.world_size() + comm_.rank());
   const int64_t accum = config_.train.grad_accumulation;
   for (int64_t m = 0; m < accum; ++m) {
-    ReadBatch batch = loader_->next();
+    ReadBatch batch = loader_->next().to(device_);
     ReadForwardOutput out = model_->forward_batch(batch);
     (out.losses.loss / static_cast<double>(accum)).backward();
     optimizer_->accumulate();
@@ -118,9 +126,9 @@ Trainer::StepStats Trainer::train_step() {
   optimizer_->zero_grad();
   s.grad_norm = r.grad_norm;
   // Loss parts averaged over ranks for the log line.
-  torch::Tensor parts = torch::tensor({s.loss, s.ce, s.bce, s.dice}, torch::kFloat64);
+  torch::Tensor parts = torch::tensor({s.loss, s.ce, s.bce, s.dice}, torch::kFloat64).to(device_);
   comm_.all_reduce(parts);
-  parts /= comm_.world_size();
+  parts = parts.cpu() / comm_.world_size();
   s.loss = parts[0].item<double>(), s.ce = parts[1].item<double>();
   s.bce = parts[2].item<double>(), s.dice = parts[3].item<double>();
   ++step_;
@@ -153,12 +161,13 @@ SegmentationMetrics Trainer::validate() {
   SegmentationMetrics local;
   for (int64_t i = comm_.rank(); i < val.size(); i += comm_.world_size()) {
     ValidationItem item = val.get(i);
-    ReadForwardOutput out = model_->forward_batch(item.batch);
-    const torch::Tensor& logits = out.pred_masks.at(0);
+    ReadForwardOutput out = model_->forward_batch(item.batch.to(device_));
+    const torch::Tensor logits = out.pred_masks.at(0).cpu();
     for (int64_t q = 0; q < logits.size(0); ++q) local.add(logits[q].gt(0), item.ground_truth[q]);
   }
-  torch::Tensor v = torch::tensor(local.to_vector(), torch::kFloat64);
+  torch::Tensor v = torch::tensor(local.to_vector(), torch::kFloat64).to(device_);
   comm_.all_reduce(v);
+  v = v.cpu();
   std::vector<double> vals(v.data_ptr<double>(), v.data_ptr<double>() + 4);
   return SegmentationMetrics::from_vector(vals);
 }

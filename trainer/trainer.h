@@ -23,7 +23,9 @@ namespace rd {
 
 class Trainer {
  public:
-  Trainer(const TrainConfig& config, Communicator& comm);
+  // device: where this rank computes (CPU, or its CUDA device); the
+  // communicator must work on tensors of that device.
+  Trainer(const TrainConfig& config, Communicator& comm, torch::Device device = torch::kCPU);
   // Trains to total_steps; returns the final validation metrics.
   SegmentationMetrics run();
   // gIoU / cIoU on the packed validation set (every rank evaluates its share).
@@ -42,6 +44,7 @@ class Trainer {
 
   const TrainConfig& config_;
   Communicator& comm_;
+  torch::Device device_;
   Tokenizer tokenizer_;
   ReadForCausalLM model_{nullptr};
   std::unique_ptr<ZeroOptimizer> optimizer_;
