@@ -45,6 +45,7 @@ TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::st
   ConfigReader r(root, path);
   TrainConfig c;
   c.path = path;
+  c.yaml = YAML::Dump(root) + "\n";
   c.model = ModelSection::read(r.child("model"), check_paths);
   c.data = DataSection::read(r.child("data"), check_paths);
   c.optim = read_optim(r.child("optim"));

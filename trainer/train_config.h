@@ -27,6 +27,7 @@ struct OptimSection {
 
 struct TrainConfig {
   std::string path;  // the YAML file
+  std::string yaml;  // its text with the --set overrides applied (checkpoints keep it)
   ModelSection model;
   DataSection data;
   OptimSection optim;

@@ -98,6 +98,7 @@ void Trainer::save_checkpoint() {
     s.rng_state = gen.get_state();
   }
   s.config_path = config_.path;
+  s.config_yaml = "# " + config_.path + " as this run read it (command-line overrides applied)\n" + config_.yaml;
   s.tokenizer_dir = config_.model.tokenizer_dir;
   checkpoints_->save(s);
 }
