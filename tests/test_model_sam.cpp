@@ -121,7 +121,8 @@ TEST(SamGradients, PointsAndTextEmbedsMatchFiniteDifferences) {
     SCOPED_TRACE(c.name());
     Sam sam = loaded_sam(c);
     sam->to(torch::kFloat64);
-    const torch::Tensor emb = sam->image_embeddings(c.input("image").to(torch::kFloat64));
+    // A fixed input here (a standalone Sam trains its encoder, so detach).
+    const torch::Tensor emb = sam->image_embeddings(c.input("image").to(torch::kFloat64)).detach();
     for (const json& set : c.config().at("prompt_sets")) {
       if (!set.at("has_points").get<bool>() || !set.at("has_text_embeds").get<bool>()) continue;
       const std::string p = set.at("name").get<std::string>() + ".";
