@@ -7,5 +7,7 @@ build="${READ_BUILD_DIR:-$root/build}"
 jobs="${READ_JOBS:-$(nproc)}"
 "$root/launch/install-deps.sh"
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+# The precompiled header is only cacheable with these (ccache manual, "Precompiled headers").
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 cmake --build "$build" -j "$jobs"

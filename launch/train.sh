@@ -26,7 +26,9 @@ config="$1"; shift
 [ -f "$config" ] || { echo "train.sh: no config file $config" >&2; exit 2; }
 [ -x "$build/read_trainer" ] || { echo "train.sh: $build/read_trainer not built (launch/build.sh)" >&2; exit 2; }
 if [ "$(id -u)" = 0 ]; then mpi_args+=(--allow-run-as-root); fi
-# Every rank gets the NCCL/OMP settings of the launching shell; ranks are
-# bound to cores by socket so a host's ranks share its cores evenly.
-exec mpirun "${mpi_args[@]}" --bind-to socket -x OMP_NUM_THREADS -x NCCL_DEBUG -x LD_LIBRARY_PATH \
-  ${READ_MPIRUN_ARGS:-} "$build/read_trainer" "$config" "$@"
+# Every rank gets the launching shell's thread, NCCL and library settings.
+for v in OMP_NUM_THREADS NCCL_DEBUG NCCL_SOCKET_IFNAME LD_LIBRARY_PATH READ_FIXTURES; do
+  if [ -n "${!v:-}" ]; then mpi_args+=(-x "$v"); fi
+done
+# shellcheck disable=SC2086  # READ_MPIRUN_ARGS is a list of options
+exec mpirun "${mpi_args[@]}" ${READ_MPIRUN_ARGS:-} "$build/read_trainer" "$config" "$@"
