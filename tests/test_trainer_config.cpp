@@ -16,6 +16,8 @@ TEST(TrainConfig, ShippedConfigsParse) {
     EXPECT_EQ(c.model.precision, "bf16");
     EXPECT_EQ(c.total_steps(), 10000);
     EXPECT_NE(c.resolved.find("model.lora.r: 8"), std::string::npos);
+    // The YAML as read, overrides applied (what checkpoints keep).
+    EXPECT_NE(rd::TrainConfig::load(c.path, {"train.epochs=3"}, false).yaml.find("epochs: 3"), std::string::npos);
   }
 }
 
@@ -39,5 +41,9 @@ TEST(TrainConfig, ErrorsNameTheKey) {
   EXPECT_EQ(error({"optim.zero_stage=3"}), cfg + ": optim.zero_stage must be 0, 1 or 2");
   EXPECT_EQ(error({"model.sasp.variant=magic"}),
             cfg + ": key 'model.sasp.variant' is 'magic', expected one of: code, paper");
+  EXPECT_EQ(error({"train.max_steps=50"}),
+            cfg + ": optim.warmup_steps 100 exceeds the run's 50 steps (train.epochs x train.steps_per_epoch, or "
+                  "train.max_steps)");
+  EXPECT_EQ(error({"train.max_steps=50", "optim.schedule=constant"}), "");
   EXPECT_EQ(error({}, true), cfg + ": key 'model.llava_dir' names a path that does not exist: weights/llava-v1.5-7b");
 }

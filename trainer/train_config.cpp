@@ -51,6 +51,10 @@ TrainConfig TrainConfig::load(const std::string& path, const std::vector<std::st
   c.optim = read_optim(r.child("optim"));
   c.train = TrainSection::read(r.child("train"), path);
   r.finish();
+  // Checked here, before any rank builds a model.
+  READ_CHECK(c.optim.schedule == "constant" || c.optim.warmup_steps <= c.total_steps(), path,
+             ": optim.warmup_steps ", c.optim.warmup_steps, " exceeds the run's ", c.total_steps(),
+             " steps (train.epochs x train.steps_per_epoch, or train.max_steps)");
   c.resolved = r.resolved();
   return c;
 }
