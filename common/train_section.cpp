@@ -32,6 +32,7 @@ TrainSection TrainSection::read(ConfigReader r, const std::string& config_path) 
   t.val_every = r.get("val_every", t.val_every);
   t.ckpt_every = r.get("ckpt_every", t.ckpt_every);
   t.keep_last = r.get("keep_last", t.keep_last);
+  t.save_best = r.get("save_best", t.save_best);
   t.max_steps = r.get("max_steps", t.max_steps);
   return t;
 }

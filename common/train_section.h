@@ -16,6 +16,8 @@ struct TrainSection {
   std::string output_dir;
   int64_t log_every = 1, val_every = 500, ckpt_every = 500, keep_last = 3;
   int64_t max_steps = 0;  // > 0 stops early (tests, smoke runs)
+  // Also keep the checkpoint of the best validation gIoU in <output_dir>/best.
+  bool save_best = true;
 
   // Reads the `train:` mapping; a relative output_dir whose parent does not
   // exist is taken relative to the config file's folder.

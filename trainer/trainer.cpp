@@ -50,6 +50,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm, torch::Device de
 
   checkpoints_ = std::make_unique<CheckpointManager>(config.train.output_dir + "/checkpoints", comm,
                                                      static_cast<int>(config.train.keep_last));
+  if (config.train.save_best)
+    best_ = std::make_unique<CheckpointManager>(config.train.output_dir + "/best", comm, /*keep_last=*/1);
   SamplerState start = resume();
   TrainLoaderConfig lc = train_loader_config(config, comm.rank(), comm.world_size(),
                                              model_->read_config());
@@ -84,7 +86,7 @@ SamplerState Trainer::resume() {
   return s;
 }
 
-void Trainer::save_checkpoint() {
+void Trainer::save_checkpoint(CheckpointManager& to) {
   CheckpointSave s;
   s.step = step_;
   SamplerState st = loader_->state();
@@ -100,7 +102,7 @@ void Trainer::save_checkpoint() {
   s.config_path = config_.path;
   s.config_yaml = "# " + config_.path + " as this run read it (command-line overrides applied)\n" + config_.yaml;
   s.tokenizer_dir = config_.model.tokenizer_dir;
-  checkpoints_->save(s);
+  to.save(s);
 }
 
 Trainer::StepStats Trainer::train_step() {
@@ -173,32 +175,40 @@ SegmentationMetrics Trainer::validate() {
   return SegmentationMetrics::from_vector(vals);
 }
 
+void Trainer::report(const SegmentationMetrics& m) {
+  LOG(INFO) << "validation at step " << step_ << ": gIoU " << m.giou() << " cIoU " << m.ciou() << " ("
+            << m.queries() << " queries)";
+  if (log_) log_->scalars(step_, {{"val/giou", m.giou()}, {"val/ciou", m.ciou()}});
+  if (m.giou() <= best_giou_) return;
+  best_giou_ = m.giou();
+  if (log_) log_->note("best", {{"step", step_}, {"giou", m.giou()}, {"ciou", m.ciou()}});
+  if (best_ && step_ > 0) {
+    save_checkpoint(*best_);
+    LOG(INFO) << "best gIoU so far: checkpoint in " << config_.train.output_dir << "/best";
+  }
+}
+
 SegmentationMetrics Trainer::run() {
   const int64_t total = config_.total_steps();
-  auto report = [&](const SegmentationMetrics& m) {
-    LOG(INFO) << "validation at step " << step_ << ": gIoU " << m.giou() << " cIoU " << m.ciou() << " ("
-              << m.queries() << " queries)";
-    if (log_) {
-      log_->scalars(step_, {{"val/giou", m.giou()}, {"val/ciou", m.ciou()}});
-      if (m.giou() > best_giou_) {
-        best_giou_ = m.giou();
-        log_->note("best", {{"step", step_}, {"giou", m.giou()}, {"ciou", m.ciou()}});
-      }
-    }
-  };
   const int64_t first_step = step_;
   const SegmentationMetrics first = validate();
   report(first);
+  if (step_ >= total) {
+    LOG(INFO) << "already trained to step " << step_ << " (" << config_.train.output_dir
+              << "/checkpoints/latest); nothing to do";
+    return first;
+  }
   while (step_ < total) {
     auto t0 = std::chrono::steady_clock::now();
     StepStats s = train_step();
     log_step(s, seconds_since(t0));
     if (config_.train.val_every > 0 && step_ % config_.train.val_every == 0 && step_ < total) report(validate());
-    if (config_.train.ckpt_every > 0 && step_ % config_.train.ckpt_every == 0 && step_ < total) save_checkpoint();
+    if (config_.train.ckpt_every > 0 && step_ % config_.train.ckpt_every == 0 && step_ < total)
+      save_checkpoint(*checkpoints_);
   }
-  save_checkpoint();
   SegmentationMetrics final_metrics = validate();
-  report(final_metrics);
+  report(final_metrics);  // before the last save, so that it holds the final best gIoU
+  save_checkpoint(*checkpoints_);
   LOG(INFO) << "validation gIoU " << first.giou() << " at step " << first_step << " -> " << final_metrics.giou()
             << " at step " << step_ << " (cIoU " << first.ciou() << " -> " << final_metrics.ciou() << ")";
   return final_metrics;

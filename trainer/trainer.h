@@ -36,7 +36,10 @@ class Trainer {
     double loss = 0, ce = 0, bce = 0, dice = 0, grad_norm = 0, lr = 0;
   };
   StepStats train_step();
-  void save_checkpoint();
+  void save_checkpoint(CheckpointManager& to);
+  // Logs the metrics; on a new best gIoU (every rank agrees: the metrics are
+  // all-reduced) notes it and, with train.save_best, saves to <output_dir>/best.
+  void report(const SegmentationMetrics& m);
   // Resumes from <output_dir>/checkpoints/latest when there is one; returns
   // the sampler state to continue from.
   SamplerState resume();
@@ -52,6 +55,7 @@ class Trainer {
   LrSchedule schedule_;
   std::unique_ptr<MetricsLog> log_;  // rank 0 only
   std::unique_ptr<CheckpointManager> checkpoints_;
+  std::unique_ptr<CheckpointManager> best_;  // train.save_best
   int64_t step_ = 0;
   double best_giou_ = -1;
 };
