@@ -2,7 +2,6 @@
 
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "checkpoints/formats/load_state_dict.h"
 #include "common/error.h"
@@ -10,35 +9,10 @@
 namespace rd {
 namespace {
 
-std::string shape_str(at::IntArrayRef s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  return os.str() + "]";
-}
-
-void list(std::ostringstream& os, const char* what, const std::vector<std::string>& v) {
-  if (v.empty()) return;
-  os << "\n  " << v.size() << " " << what << ":";
-  for (const auto& k : v) os << "\n    " << k;
-}
-
 bool is_llama_key(const std::string& k) {
   static const std::regex re(R"(^(lm_head\.|model\.(embed_tokens|norm|layers\.\d+)\.).*)");
   return std::regex_match(k, re);
 }
-
-}  // namespace
-
-std::string LlamaLoadReport::describe() const {
-  std::ostringstream os;
-  list(os, "missing", missing);
-  list(os, "unexpected", unexpected);
-  list(os, "shape/dtype mismatched", mismatched);
-  return os.str();
-}
-
-namespace {
 
 // Copies the tensors of one dict (the whole checkpoint or one shard) that
 // name a parameter; everything else is classified for the report.
@@ -56,14 +30,7 @@ class Loader {
         READ_CHECK(!seen_.count(key), source, ": key ", key, " appears in two files");
         seen_.insert(key);
         torch::Tensor dst = *dst_p;
-        if (src.sizes() != dst.sizes() || !src.is_floating_point()) {
-          r_.mismatched.push_back(key + ": file " + shape_str(src.sizes()) + " " +
-                                  std::string(c10::toString(src.scalar_type())) + " vs model " +
-                                  shape_str(dst.sizes()) + " " + std::string(c10::toString(dst.scalar_type())));
-          continue;
-        }
-        dst.copy_(src);
-        r_.loaded.push_back(key);
+        copy_into(key, src, dst, r_);
         continue;
       }
       std::smatch m;
@@ -82,12 +49,12 @@ class Loader {
     }
   }
 
-  LlamaLoadReport finish(const std::string& source) {
+  LoadReport finish(const std::string& source) {
     for (const auto& p : params_) {
       if (seen_.count(p.key())) continue;
       if (!(opt_.lora_optional && is_lora_parameter(p.key()))) r_.missing.push_back(p.key());
     }
-    if (opt_.strict && !r_.ok()) fail("LLaMA weights from ", source, " do not match the model", r_.describe());
+    if (opt_.strict) r_.check("LLaMA", source);
     return r_;
   }
 
@@ -97,20 +64,20 @@ class Loader {
   torch::OrderedDict<std::string, torch::Tensor> params_;
   std::set<std::string> seen_;
   torch::Tensor want_inv_;
-  LlamaLoadReport r_;
+  LoadReport r_;
 };
 
 }  // namespace
 
-LlamaLoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
-                                   const std::string& source, const LlamaLoadOptions& opt) {
+LoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
+                              const std::string& source, const LlamaLoadOptions& opt) {
   Loader l(model, opt);
   l.add(sd, source);
   return l.finish(source);
 }
 
-LlamaLoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
-                                      const LlamaLoadOptions& opt) {
+LoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
+                                 const LlamaLoadOptions& opt) {
   Loader l(model, opt);
   for_each_weight_file(find_weight_files(path),
                        [&](const std::string& file, StateDict& tensors) { l.add(tensors, file); });

@@ -8,14 +8,9 @@
 
 #include "checkpoints/formats/state_dict.h"
 #include "model/llama.h"
+#include "model/weight_loading.h"
 
 namespace rd {
-
-struct LlamaLoadReport {
-  std::vector<std::string> loaded, missing, unexpected, mismatched, ignored;
-  bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
-  std::string describe() const;  // every bad key, one per line
-};
 
 struct LlamaLoadOptions {
   // Keys that are not LLaMA keys (a LLaVA/READ checkpoint also holds
@@ -26,7 +21,8 @@ struct LlamaLoadOptions {
   // LoRA parameters of the model may be absent (loading base weights into a
   // model that already has adapters).
   bool lora_optional = true;
-  // Throw rd::Error naming every bad key unless the report is ok().
+  // Throw rd::Error naming every bad key unless the report is ok()
+  // (LoadReport::check).
   bool strict = true;
 };
 
@@ -35,14 +31,14 @@ struct LlamaLoadOptions {
 // buffers (persistent in transformers <= 4.30 checkpoints) are not
 // parameters: they are checked against 1/theta^(2i/head_dim) (an error names
 // the key if they differ, e.g. a scaled-RoPE checkpoint) and skipped.
-LlamaLoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
-                                   const std::string& source, const LlamaLoadOptions& options = {});
+LoadReport load_llama_weights(LlamaForCausalLMImpl& model, const StateDict& sd,
+                              const std::string& source, const LlamaLoadOptions& options = {});
 
 // The same from a checkpoint on disk (any layout rd::load_state_dict reads:
 // a .safetensors/.bin file or a HF folder, sharded or not), one shard in
 // memory at a time.
-LlamaLoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
-                                      const LlamaLoadOptions& options = {});
+LoadReport load_llama_checkpoint(LlamaForCausalLMImpl& model, const std::string& path,
+                                 const LlamaLoadOptions& options = {});
 
 // A HF LLaMA folder: config.json + weights, parameters in `dtype`.
 LlamaForCausalLM llama_from_pretrained(const std::string& folder, torch::Dtype dtype = torch::kFloat32,

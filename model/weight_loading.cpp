@@ -40,6 +40,20 @@ void LoadReport::merge(const LoadReport& o) {
   missing.insert(missing.end(), o.missing.begin(), o.missing.end());
   unexpected.insert(unexpected.end(), o.unexpected.begin(), o.unexpected.end());
   mismatched.insert(mismatched.end(), o.mismatched.begin(), o.mismatched.end());
+  ignored.insert(ignored.end(), o.ignored.begin(), o.ignored.end());
+}
+
+void copy_into(const std::string& key, const torch::Tensor& src, torch::Tensor& dst, LoadReport& r) {
+  torch::NoGradGuard no_grad;
+  bool dtype_ok = src.scalar_type() == dst.scalar_type() || (src.is_floating_point() && dst.is_floating_point());
+  if (src.sizes() != dst.sizes() || !dtype_ok) {
+    r.mismatched.push_back(key + ": file " + shape_str(src.sizes()) + " " +
+                           std::string(c10::toString(src.scalar_type())) + " vs model " + shape_str(dst.sizes()) +
+                           " " + std::string(c10::toString(dst.scalar_type())));
+    return;
+  }
+  dst.copy_(src);
+  r.loaded.push_back(key);
 }
 
 LoadReport load_into(torch::nn::Module& module, const StateDict& sd, const LoadOptions& opt) {
@@ -54,25 +68,16 @@ LoadReport load_into(torch::nn::Module& module, const StateDict& sd, const LoadO
       return;
     }
     used.insert(key);
-    const torch::Tensor& src = it->second;
-    bool dtype_ok = src.scalar_type() == dst.scalar_type() ||
-                    (src.is_floating_point() && dst.is_floating_point());
-    if (src.sizes() != dst.sizes() || !dtype_ok) {
-      r.mismatched.push_back(key + ": file " + shape_str(src.sizes()) + " " +
-                             std::string(c10::toString(src.scalar_type())) + " vs model " +
-                             shape_str(dst.sizes()) + " " +
-                             std::string(c10::toString(dst.scalar_type())));
-      return;
-    }
-    dst.copy_(src);
-    r.loaded.push_back(key);
+    copy_into(key, it->second, dst, r);
   };
   for (auto& p : module.named_parameters(/*recurse=*/true)) take(p.key(), p.value());
   for (auto& b : module.named_buffers(/*recurse=*/true)) take(b.key(), b.value());
   for (const auto& [key, t] : sd) {
     if (key.compare(0, opt.prefix.size(), opt.prefix) != 0 || used.count(key)) continue;
-    if (opt.ignore && opt.ignore(key.substr(opt.prefix.size()))) continue;
-    r.unexpected.push_back(key);
+    if (opt.ignore && opt.ignore(key.substr(opt.prefix.size())))
+      r.ignored.push_back(key);
+    else
+      r.unexpected.push_back(key);
   }
   return r;
 }

@@ -17,6 +17,7 @@ struct LoadReport {
   std::vector<std::string> missing;     // module names with no key in the file
   std::vector<std::string> unexpected;  // file keys under the prefix that match nothing
   std::vector<std::string> mismatched;  // "key: file [..] vs model [..]"
+  std::vector<std::string> ignored;     // file keys skipped on purpose (legacy buffers, other models' keys)
 
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
   // Multi-line description naming every bad key (empty when ok()).
@@ -36,6 +37,11 @@ struct LoadOptions {
   // their current values and are not reported as missing).
   std::function<bool(const std::string&)> optional;
 };
+
+// Copies src into dst (no autograd) and records `key` as loaded, or records
+// it as mismatched ("key: file [..] dtype vs model [..] dtype") when the
+// shapes differ or the dtypes are neither equal nor both floating.
+void copy_into(const std::string& key, const torch::Tensor& src, torch::Tensor& dst, LoadReport& report);
 
 // Copies sd[prefix + name] into every parameter and buffer `name` of `module`
 // (without autograd; floating tensors are converted to the module's dtype,

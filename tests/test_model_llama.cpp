@@ -101,14 +101,7 @@ TEST(Llama, ParameterNamesAreTheHuggingFaceKeys) {
 }
 
 TEST(Llama, EveryFixtureCaseMatches) {
-  for (const auto& c : cases_of_kind("llama")) {
-    SCOPED_TRACE(c.name());
-    try {
-      run_llama_case(c);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << c.name() << ": " << e.what();
-    }
-  }
+  rd::testing::for_each_case("llama", run_llama_case);
 }
 
 void run_llama_case(const FixtureCase& c) {
@@ -118,7 +111,7 @@ void run_llama_case(const FixtureCase& c) {
     rd::LlamaForCausalLM m = rd::llama_from_pretrained(c.file("model_dir"));
     m->eval();
     rd::LlamaForCausalLM m2(cfg);
-    rd::LlamaLoadReport rep = rd::load_llama_weights(*m2, rd::load_state_dict(c.file("model_dir")), c.name());
+    rd::LoadReport rep = rd::load_llama_weights(*m2, rd::load_state_dict(c.file("model_dir")), c.name());
     EXPECT_EQ(rep.loaded.size(), m->parameters().size());
     for (const auto& p : m2->named_parameters())
       EXPECT_TRUE(torch::equal(p.value(), m->named_parameters()[p.key()])) << p.key();
@@ -149,7 +142,7 @@ TEST(LlamaWeights, ReportsMissingUnexpectedAndMismatchedKeysByName) {
   rd::StateDict sd;
   for (const auto& p : src->named_parameters()) sd[p.key()] = p.value().detach().clone();
   // A full, correct dict loads every tensor.
-  rd::LlamaLoadReport ok = rd::load_llama_weights(*dst, sd, "good");
+  rd::LoadReport ok = rd::load_llama_weights(*dst, sd, "good");
   EXPECT_TRUE(ok.ok());
   for (const auto& p : dst->named_parameters()) EXPECT_TRUE(torch::equal(p.value(), sd[p.key()])) << p.key();
 
@@ -166,7 +159,7 @@ TEST(LlamaWeights, ReportsMissingUnexpectedAndMismatchedKeysByName) {
   bad["model.norm.weight"] = torch::ones({31});
   rd::LlamaLoadOptions lenient;
   lenient.strict = false;
-  rd::LlamaLoadReport r = rd::load_llama_weights(*dst, bad, "bad", lenient);
+  rd::LoadReport r = rd::load_llama_weights(*dst, bad, "bad", lenient);
   EXPECT_EQ(r.missing, std::vector<std::string>{"model.layers.1.mlp.up_proj.weight"});
   EXPECT_EQ(r.unexpected, std::vector<std::string>{"model.layers.0.self_attn.k_proj.bias"});
   ASSERT_EQ(r.mismatched.size(), 1u);
