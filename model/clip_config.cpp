@@ -1,12 +1,9 @@
 #include "model/clip_config.h"
 
-#include <filesystem>
-#include <fstream>
-
+#include "checkpoints/formats/json_file.h"
 #include "common/error.h"
 
 namespace rd {
-namespace fs = std::filesystem;
 
 ClipVisionConfig ClipVisionConfig::vit_l14_336() {
   ClipVisionConfig c;
@@ -18,20 +15,6 @@ ClipVisionConfig ClipVisionConfig::vit_l14_336() {
   c.patch_size = 14;
   return c;
 }
-
-namespace {
-
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& source) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    out = j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail(source, ": field '", key, "' has the wrong type (", j[key].dump(), ")");
-  }
-}
-
-}  // namespace
 
 ClipVisionConfig ClipVisionConfig::from_json(const nlohmann::json& root, const std::string& source) {
   READ_CHECK(root.is_object(), source, ": not a JSON object");
@@ -46,27 +29,22 @@ ClipVisionConfig ClipVisionConfig::from_json(const nlohmann::json& root, const s
                ": model_type '", model_type, "' is neither clip_vision_model nor a CLIP config with vision_config");
   }
   ClipVisionConfig c;
-  read_field(*v, "hidden_size", c.hidden_size, source);
-  read_field(*v, "intermediate_size", c.intermediate_size, source);
-  read_field(*v, "num_hidden_layers", c.num_hidden_layers, source);
-  read_field(*v, "num_attention_heads", c.num_attention_heads, source);
-  read_field(*v, "num_channels", c.num_channels, source);
-  read_field(*v, "image_size", c.image_size, source);
-  read_field(*v, "patch_size", c.patch_size, source);
-  read_field(*v, "layer_norm_eps", c.layer_norm_eps, source);
-  read_field(*v, "hidden_act", c.hidden_act, source);
+  read_json_field(*v, "hidden_size", c.hidden_size, source);
+  read_json_field(*v, "intermediate_size", c.intermediate_size, source);
+  read_json_field(*v, "num_hidden_layers", c.num_hidden_layers, source);
+  read_json_field(*v, "num_attention_heads", c.num_attention_heads, source);
+  read_json_field(*v, "num_channels", c.num_channels, source);
+  read_json_field(*v, "image_size", c.image_size, source);
+  read_json_field(*v, "patch_size", c.patch_size, source);
+  read_json_field(*v, "layer_norm_eps", c.layer_norm_eps, source);
+  read_json_field(*v, "hidden_act", c.hidden_act, source);
   c.validate(source);
   return c;
 }
 
 ClipVisionConfig ClipVisionConfig::from_file(const std::string& path) {
-  fs::path p = path;
-  if (fs::is_directory(p)) p /= "config.json";
-  std::ifstream f(p);
-  READ_CHECK(f, p.string(), ": cannot open CLIP config");
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
-  READ_CHECK(!j.is_discarded(), p.string(), ": invalid JSON");
-  return from_json(j, p.string());
+  const std::string file = json_file_in(path, "config.json");
+  return from_json(read_json_file(file), file);
 }
 
 nlohmann::json ClipVisionConfig::to_json() const {

@@ -1,12 +1,9 @@
 #include "model/llama_config.h"
 
-#include <filesystem>
-#include <fstream>
-
+#include "checkpoints/formats/json_file.h"
 #include "common/error.h"
 
 namespace rd {
-namespace fs = std::filesystem;
 
 LlamaConfig LlamaConfig::llama7b() {
   LlamaConfig c;  // liuhaotian/llava-v1.5-7b config.json
@@ -47,16 +44,6 @@ LlamaConfig LlamaConfig::tiny(int64_t vocab, int64_t hidden, int64_t layers, int
 
 namespace {
 
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& source) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    out = j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail(source, ": field '", key, "' has the wrong type (", j[key].dump(), ")");
-  }
-}
-
 // Token ids may be null, an integer, or (newer configs) a list: take the first.
 void read_token_id(const nlohmann::json& j, const char* key, int64_t& out, const std::string& source) {
   if (!j.contains(key) || j[key].is_null()) return;
@@ -78,33 +65,33 @@ LlamaConfig LlamaConfig::from_json(const nlohmann::json& j, const std::string& s
   READ_CHECK(model_type == "llama" || model_type == "llava" || model_type == "llava_llama", source,
              ": model_type '", model_type, "' is not a LLaMA (or LLaVA-LLaMA) config");
   LlamaConfig c;
-  read_field(j, "vocab_size", c.vocab_size, source);
-  read_field(j, "hidden_size", c.hidden_size, source);
-  read_field(j, "intermediate_size", c.intermediate_size, source);
-  read_field(j, "num_hidden_layers", c.num_hidden_layers, source);
-  read_field(j, "num_attention_heads", c.num_attention_heads, source);
+  read_json_field(j, "vocab_size", c.vocab_size, source);
+  read_json_field(j, "hidden_size", c.hidden_size, source);
+  read_json_field(j, "intermediate_size", c.intermediate_size, source);
+  read_json_field(j, "num_hidden_layers", c.num_hidden_layers, source);
+  read_json_field(j, "num_attention_heads", c.num_attention_heads, source);
   c.num_key_value_heads = c.num_attention_heads;
-  read_field(j, "num_key_value_heads", c.num_key_value_heads, source);
-  read_field(j, "max_position_embeddings", c.max_position_embeddings, source);
-  read_field(j, "rms_norm_eps", c.rms_norm_eps, source);
-  read_field(j, "rope_theta", c.rope_theta, source);
-  read_field(j, "initializer_range", c.initializer_range, source);
+  read_json_field(j, "num_key_value_heads", c.num_key_value_heads, source);
+  read_json_field(j, "max_position_embeddings", c.max_position_embeddings, source);
+  read_json_field(j, "rms_norm_eps", c.rms_norm_eps, source);
+  read_json_field(j, "rope_theta", c.rope_theta, source);
+  read_json_field(j, "initializer_range", c.initializer_range, source);
   read_token_id(j, "pad_token_id", c.pad_token_id, source);
   read_token_id(j, "bos_token_id", c.bos_token_id, source);
   read_token_id(j, "eos_token_id", c.eos_token_id, source);
 
   std::string act = "silu";
-  read_field(j, "hidden_act", act, source);
+  read_json_field(j, "hidden_act", act, source);
   READ_CHECK(act == "silu", source, ": hidden_act '", act, "' is not supported (LLaMA uses silu)");
   READ_CHECK(!j.contains("rope_scaling") || j["rope_scaling"].is_null(), source,
              ": rope_scaling ", j.contains("rope_scaling") ? j["rope_scaling"].dump() : "",
              " is not supported");
   bool tied = false;
-  read_field(j, "tie_word_embeddings", tied, source);
+  read_json_field(j, "tie_word_embeddings", tied, source);
   READ_CHECK(!tied, source, ": tie_word_embeddings=true is not supported (LLaMA's lm_head is untied)");
   for (const char* bias : {"attention_bias", "mlp_bias"}) {
     bool b = false;
-    read_field(j, bias, b, source);
+    read_json_field(j, bias, b, source);
     READ_CHECK(!b, source, ": ", bias, "=true is not supported");
   }
   // pretraining_tp > 1 only splits the same matmuls into slices: same math.
@@ -113,13 +100,8 @@ LlamaConfig LlamaConfig::from_json(const nlohmann::json& j, const std::string& s
 }
 
 LlamaConfig LlamaConfig::from_file(const std::string& path) {
-  fs::path p = path;
-  if (fs::is_directory(p)) p /= "config.json";
-  std::ifstream f(p);
-  READ_CHECK(f, p.string(), ": cannot open LLaMA config");
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
-  READ_CHECK(!j.is_discarded(), p.string(), ": invalid JSON");
-  return from_json(j, p.string());
+  const std::string file = json_file_in(path, "config.json");
+  return from_json(read_json_file(file), file);
 }
 
 nlohmann::json LlamaConfig::to_json() const {

@@ -1,8 +1,8 @@
 #include "model/llava_config.h"
 
 #include <filesystem>
-#include <fstream>
 
+#include "checkpoints/formats/json_file.h"
 #include "common/error.h"
 
 namespace rd {
@@ -26,14 +26,7 @@ LlavaConfig LlavaConfig::llava15_13b() {
 LlavaConfig LlavaConfig::from_json(const nlohmann::json& j, const std::string& source) {
   LlavaConfig c;
   c.llm = LlamaConfig::from_json(j, source);
-  auto get = [&](const char* key, auto& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    try {
-      out = j[key].get<std::decay_t<decltype(out)>>();
-    } catch (const nlohmann::json::exception&) {
-      fail(source, ": field '", key, "' has the wrong type (", j[key].dump(), ")");
-    }
-  };
+  auto get = [&](const char* key, auto& out) { read_json_field(j, key, out, source); };
   get("mm_hidden_size", c.mm_hidden_size);
   get("mm_projector_type", c.mm_projector_type);
   get("mm_vision_select_layer", c.mm_vision_select_layer);
@@ -47,13 +40,8 @@ LlavaConfig LlavaConfig::from_json(const nlohmann::json& j, const std::string& s
 }
 
 LlavaConfig LlavaConfig::from_file(const std::string& path) {
-  fs::path p = path;
-  if (fs::is_directory(p)) p /= "config.json";
-  std::ifstream f(p);
-  READ_CHECK(f, p.string(), ": cannot open LLaVA config");
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
-  READ_CHECK(!j.is_discarded(), p.string(), ": invalid JSON");
-  return from_json(j, p.string());
+  const std::string file = json_file_in(path, "config.json");
+  return from_json(read_json_file(file), file);
 }
 
 nlohmann::json LlavaConfig::to_json() const {

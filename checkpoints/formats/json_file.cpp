@@ -1,5 +1,6 @@
 #include "checkpoints/formats/json_file.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,18 @@ json read_json_file(const std::string& path) {
   } catch (const json::parse_error& e) {
     fail(path, ": invalid JSON at byte ", e.byte, ": ", e.what());
   }
+}
+
+std::string json_file_in(const std::string& path, const char* file_name) {
+  std::filesystem::path p = path;
+  if (std::filesystem::is_directory(p)) p /= file_name;
+  return p.string();
+}
+
+void json_type_error(const json& v, const std::string& source, const std::string& key, const char* want) {
+  std::string shown = v.dump();
+  if (shown.size() > 80) shown = shown.substr(0, 80) + "...";
+  fail(source, ": key '", key, "': expected ", want, ", got ", v.type_name(), " ", shown);
 }
 
 JsonFile::JsonFile(const std::string& path) : path_(path), root_(read_json_file(path)) {
@@ -40,12 +53,6 @@ const json& JsonFile::at(const std::string& key) const {
   const json* v = find(key);
   READ_CHECK(v, path_, ": missing key '", key, "'");
   return *v;
-}
-
-void JsonFile::type_error(const json& v, const std::string& key, const char* want) const {
-  std::string shown = v.dump();
-  if (shown.size() > 80) shown = shown.substr(0, 80) + "...";
-  fail(path_, ": key '", key, "': expected ", want, ", got ", v.type_name(), " ", shown);
 }
 
 }  // namespace rd
