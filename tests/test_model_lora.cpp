@@ -14,7 +14,6 @@
 #include "common/error.h"
 
 namespace fs = std::filesystem;
-using rd::testing::cases_of_kind;
 
 namespace {
 
@@ -42,14 +41,7 @@ fs::path temp_dir(const std::string& tag) {
 void run_lora_case(const rd::testing::FixtureCase& c);
 
 TEST(Lora, EveryFixtureCaseMatches) {
-  for (const auto& c : cases_of_kind("llama_lora")) {
-    SCOPED_TRACE(c.name());
-    try {
-      run_lora_case(c);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << c.name() << ": " << e.what();
-    }
-  }
+  rd::testing::for_each_case("llama_lora", run_lora_case);
 }
 
 void run_lora_case(const rd::testing::FixtureCase& c) {

@@ -102,6 +102,17 @@ std::vector<FixtureCase> cases_of_kind(const std::string& kind) {
   return out;
 }
 
+void for_each_case(const std::string& kind, const std::function<void(const FixtureCase&)>& fn) {
+  for (const auto& c : cases_of_kind(kind)) {
+    SCOPED_TRACE(c.name());
+    try {
+      fn(c);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << c.name() << ": " << e.what();
+    }
+  }
+}
+
 ::testing::AssertionResult tensors_close(const std::string& what, const torch::Tensor& got0,
                                          const torch::Tensor& want0, const Tolerance& tol) {
   torch::Tensor got = got0.detach().to(torch::kCPU), want = want0.detach().to(torch::kCPU);

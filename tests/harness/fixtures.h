@@ -5,6 +5,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ class FixtureCase {
 // calling test (ADD_FAILURE) when there are none: a parity test never passes
 // vacuously.
 std::vector<FixtureCase> cases_of_kind(const std::string& kind);
+
+// Runs fn on every case of the kind, each under SCOPED_TRACE(case name); an
+// exception fails the test naming the case and the error, and the remaining
+// cases still run.
+void for_each_case(const std::string& kind, const std::function<void(const FixtureCase&)>& fn);
 
 // |got - want| <= atol + rtol |want| elementwise (exact: equality, integer
 // tensors always exact). Shapes must match; dtypes are compared as double.
