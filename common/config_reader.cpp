@@ -152,6 +152,20 @@ std::vector<ConfigReader> ConfigReader::items(const std::string& key) {
   return out;
 }
 
+void ConfigReader::check_one_of(const std::string& key, const std::string& value,
+                                std::initializer_list<const char*> allowed) const {
+  std::string list;
+  for (const char* a : allowed) {
+    if (value == a) return;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  fail(*source_, ": key '", path_of(key), "' is '", value, "', expected one of: ", list);
+}
+
+void ConfigReader::check_positive(const std::string& key, double value) const {
+  READ_CHECK(value > 0, *source_, ": key '", path_of(key), "' must be positive, got ", value);
+}
+
 void ConfigReader::finish() const {
   if (node_ && node_.IsMap()) {
     std::vector<std::string> known(asked_->begin(), asked_->end());

@@ -8,6 +8,7 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -28,6 +29,15 @@ void apply_override(YAML::Node& root, const std::string& assignment);
 
 // Levenshtein-closest of `candidates` to `word` ("" when none is close).
 std::string closest_key(const std::string& word, const std::vector<std::string>& candidates);
+
+class ConfigReader;
+
+// One section of a YAML file, read strictly by read(ConfigReader&) (unknown
+// keys inside it are errors; the file's other sections are not looked at),
+// after the "a.b=value" overrides.
+template <typename Read>
+auto read_config_section(const std::string& path, const std::vector<std::string>& overrides,
+                         const std::string& section, Read read);
 
 class ConfigReader {
  public:
@@ -51,6 +61,12 @@ class ConfigReader {
 
   // Errors on keys of this mapping that were never asked for.
   void finish() const;
+
+  // Value checks whose messages name the key: "key 'a.b' is 'x', expected one
+  // of: p, q" and "key 'a.b' must be positive, got 0".
+  void check_one_of(const std::string& key, const std::string& value,
+                    std::initializer_list<const char*> allowed) const;
+  void check_positive(const std::string& key, double value) const;
 
   // "a.b.c: value" for every value read, in reading order (shared by children).
   std::string resolved() const;
@@ -123,6 +139,19 @@ T ConfigReader::required(const std::string& key) {
   if (!v || v.IsNull())
     fail(*source_, ": missing required key '", path_of(key), "' (", detail::YamlType<T>::name, ")");
   return get<T>(key, T{});
+}
+
+template <typename Read>
+auto read_config_section(const std::string& path, const std::vector<std::string>& overrides,
+                         const std::string& section, Read read) {
+  YAML::Node root = load_yaml_file(path);
+  for (const auto& o : overrides) apply_override(root, o);
+  ConfigReader r(root, path);
+  if (!r.has(section)) fail(path, ": no '", section, ":' section");
+  ConfigReader s = r.child(section);
+  auto value = read(s);
+  s.finish();
+  return value;
 }
 
 }  // namespace rd

@@ -6,13 +6,6 @@
 
 namespace rd {
 namespace fs = std::filesystem;
-namespace {
-
-void positive(const ConfigReader& r, const std::string& key, double v) {
-  READ_CHECK(v > 0, r.source(), ": key '", r.path_of(key), "' must be positive, got ", v);
-}
-
-}  // namespace
 
 TrainSection TrainSection::read(ConfigReader r, const std::string& config_path) {
   TrainSection t;
@@ -22,7 +15,7 @@ TrainSection TrainSection::read(ConfigReader r, const std::string& config_path) 
   t.epochs = r.get("epochs", t.epochs);
   for (auto [k, v] : {std::pair{"micro_batch_size", t.micro_batch_size}, {"grad_accumulation", t.grad_accumulation},
                       {"steps_per_epoch", t.steps_per_epoch}, {"epochs", t.epochs}})
-    positive(r, k, v);
+    r.check_positive(k, v);
   t.seed = r.get("seed", t.seed);
   t.output_dir = r.required<std::string>("output_dir");
   if (fs::path(t.output_dir).is_relative() && !fs::path(config_path).parent_path().empty() &&
@@ -38,14 +31,7 @@ TrainSection TrainSection::read(ConfigReader r, const std::string& config_path) 
 }
 
 TrainSection TrainSection::load(const std::string& path, const std::vector<std::string>& overrides) {
-  YAML::Node root = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(root, o);
-  ConfigReader r(root, path);
-  READ_CHECK(r.has("train"), path, ": no 'train:' section");
-  ConfigReader train = r.child("train");
-  TrainSection t = read(train, path);
-  train.finish();  // only this section
-  return t;
+  return read_config_section(path, overrides, "train", [&](ConfigReader& r) { return read(r, path); });
 }
 
 }  // namespace rd

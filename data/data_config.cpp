@@ -67,14 +67,7 @@ DataSection DataSection::read(ConfigReader r, bool check) {
 
 DataSection DataSection::load(const std::string& path, const std::vector<std::string>& overrides,
                               bool check_paths) {
-  YAML::Node root = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(root, o);
-  ConfigReader r(root, path);
-  READ_CHECK(r.has("data"), path, ": no 'data:' section");
-  ConfigReader data = r.child("data");
-  DataSection d = read(data, check_paths);
-  data.finish();  // only this section: the model/optim/train sections are not ours
-  return d;
+  return read_config_section(path, overrides, "data", [&](ConfigReader& r) { return read(r, check_paths); });
 }
 
 TrainLoaderConfig loader_config(const DataSection& d, uint64_t seed) {

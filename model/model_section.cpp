@@ -5,23 +5,10 @@
 namespace rd {
 namespace {
 
-template <typename T>
-void one_of(const ConfigReader& r, const std::string& key, const T& v, std::initializer_list<T> allowed) {
-  for (const auto& a : allowed)
-    if (v == a) return;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  fail(r.source(), ": key '", r.path_of(key), "' is '", v, "', expected one of: ", list);
-}
-
 // Paths are checked to exist unless only planning (--plan), where the real
 // 7B/13B weights and data need not be on this machine.
 std::string path_key(ConfigReader& r, const std::string& key, bool check) {
   return check ? r.existing_path(key) : r.required<std::string>(key);
-}
-
-void positive(const ConfigReader& r, const std::string& key, double v) {
-  READ_CHECK(v > 0, r.source(), ": key '", r.path_of(key), "' must be positive, got ", v);
 }
 
 }  // namespace
@@ -29,7 +16,7 @@ void positive(const ConfigReader& r, const std::string& key, double v) {
 ModelSection ModelSection::read(ConfigReader r, bool check) {
   ModelSection m;
   m.init = r.get<std::string>("init", m.init);
-  one_of<std::string>(r, "init", m.init, {"pretrained", "random"});
+  r.check_one_of("init", m.init, {"pretrained", "random"});
   if (m.init == "pretrained") {
     m.llava_dir = path_key(r, "llava_dir", check);
     m.vision_tower_dir = path_key(r, "vision_tower_dir", check);
@@ -61,7 +48,7 @@ ModelSection ModelSection::read(ConfigReader r, bool check) {
   {
     ConfigReader s = r.child("sam");
     m.sam.variant = s.get("variant", m.sam.variant);
-    one_of<std::string>(s, "variant", m.sam.variant, {"vit_h", "vit_l", "vit_b", "custom"});
+    s.check_one_of("variant", m.sam.variant, {"vit_h", "vit_l", "vit_b", "custom"});
     m.sam.image_size = s.get("image_size", m.sam.image_size);
     m.sam.embed_dim = s.get("embed_dim", m.sam.embed_dim);
     m.sam.depth = s.get("depth", m.sam.depth);
@@ -79,7 +66,7 @@ ModelSection ModelSection::read(ConfigReader r, bool check) {
     m.lora.alpha = l.get("alpha", m.lora.alpha);
     m.lora.dropout = l.get("dropout", m.lora.dropout);
     m.lora.target_modules = l.get("target_modules", m.lora.target_modules);
-    positive(l, "r", m.lora.r);
+    l.check_positive("r", m.lora.r);
   }
   {
     ConfigReader s = r.child("sasp");
@@ -90,7 +77,7 @@ ModelSection ModelSection::read(ConfigReader r, bool check) {
     m.sasp.t_neg = s.get("t_neg", m.sasp.t_neg);
     m.sasp.paper_eps = s.get("paper_eps", m.sasp.paper_eps);
     m.sasp.variant = s.get("variant", m.sasp.variant);
-    one_of<std::string>(s, "variant", m.sasp.variant, {"code", "paper"});
+    s.check_one_of("variant", m.sasp.variant, {"code", "paper"});
     READ_CHECK(m.sasp.t_neg < m.sasp.t_pos, r.source(), ": model.sasp.t_neg must be below t_pos");
   }
   {
@@ -102,7 +89,7 @@ ModelSection ModelSection::read(ConfigReader r, bool check) {
   m.out_dim = r.get("out_dim", m.out_dim);
   m.model_max_length = r.get("model_max_length", m.model_max_length);
   m.precision = r.get("precision", m.precision);
-  one_of<std::string>(r, "precision", m.precision, {"bf16", "fp32"});
+  r.check_one_of("precision", m.precision, {"bf16", "fp32"});
   m.gradient_checkpointing = r.get("gradient_checkpointing", m.gradient_checkpointing);
   m.extra_trainable = r.get("extra_trainable", m.extra_trainable);
   for (const auto& prefix : m.extra_trainable)
@@ -114,14 +101,7 @@ ModelSection ModelSection::read(ConfigReader r, bool check) {
 
 ModelSection ModelSection::load(const std::string& path, const std::vector<std::string>& overrides,
                                 bool check_paths) {
-  YAML::Node root = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(root, o);
-  ConfigReader r(root, path);
-  READ_CHECK(r.has("model"), path, ": no 'model:' section");
-  ConfigReader model = r.child("model");
-  ModelSection m = read(model, check_paths);
-  model.finish();  // only this section: the data/optim/train sections are not ours
-  return m;
+  return read_config_section(path, overrides, "model", [&](ConfigReader& r) { return read(r, check_paths); });
 }
 
 }  // namespace rd

@@ -5,30 +5,17 @@
 namespace rd {
 namespace {
 
-template <typename T>
-void one_of(const ConfigReader& r, const std::string& key, const T& v, std::initializer_list<T> allowed) {
-  for (const auto& a : allowed)
-    if (v == a) return;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  fail(r.source(), ": key '", r.path_of(key), "' is '", v, "', expected one of: ", list);
-}
-
-void positive(const ConfigReader& r, const std::string& key, double v) {
-  READ_CHECK(v > 0, r.source(), ": key '", r.path_of(key), "' must be positive, got ", v);
-}
-
 OptimSection read_optim(ConfigReader r) {
   OptimSection o;
   o.lr = r.get("lr", o.lr);
-  positive(r, "lr", o.lr);
+  r.check_positive("lr", o.lr);
   o.weight_decay = r.get("weight_decay", o.weight_decay);
   o.eps = r.get("eps", o.eps);
   o.grad_clip = r.get("grad_clip", o.grad_clip);
   o.betas = r.get("betas", o.betas);
   READ_CHECK(o.betas.size() == 2, r.source(), ": key '", r.path_of("betas"), "' needs two numbers");
   o.schedule = r.get("schedule", o.schedule);
-  one_of<std::string>(r, "schedule", o.schedule, {"warmup_decay", "constant", "cosine"});
+  r.check_one_of("schedule", o.schedule, {"warmup_decay", "constant", "cosine"});
   o.warmup_steps = r.get("warmup_steps", o.warmup_steps);
   o.zero_stage = r.get("zero_stage", o.zero_stage);
   READ_CHECK(o.zero_stage >= 0 && o.zero_stage <= 2, r.source(), ": optim.zero_stage must be 0, 1 or 2");
