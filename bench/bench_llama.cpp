@@ -11,33 +11,21 @@
 //   bench_llama [model=7b|13b] [layers=2] [T=512] [dtype=f32|bf16] [threads=2] [reps=3]
 //               [train=both|plain|ckpt|none] [generate=1|0]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "model/llama.h"
 #include "model/llama_generate.h"
 #include "model/lora.h"
 
-namespace {
+using rd::bench::median_ms;
 
-double median_ms(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+namespace {
 
 // Peak resident set (kB) from /proc/self/status.
 long peak_rss_kb() {

@@ -5,30 +5,17 @@
 // with and without gradient checkpointing.
 //
 //   bench_read_forward [reps=5] [threads=1]
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "model/read_model_loading.h"
 #include "model/sasp.h"
 
-namespace {
+using rd::bench::median_ms;
 
-double median_ms(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+namespace {
 
 rd::ReadBatch batch_for(const rd::ReadModelConfig& cfg) {
   const int64_t seg = cfg.seg_token_id, S = cfg.sam.img_size, C = cfg.llava.vision.image_size;

@@ -8,30 +8,14 @@
 //
 //   bench_sasp [H=768] [W=1024] [reps=20] [threads=1] [D=4096]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "model/sasp.h"
 
-namespace {
-
-double median_ms(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-}  // namespace
+using rd::bench::median_ms;
 
 int main(int argc, char** argv) {
   int64_t H = argc > 1 ? std::atoll(argv[1]) : 768;
