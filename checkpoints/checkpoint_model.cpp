@@ -21,6 +21,14 @@ void must_exist(const std::string& yaml, const char* key, const std::string& pat
 }
 }  // namespace
 
+void load_trainable_weights(ReadForCausalLMImpl& model, const StateDict& sd, const std::string& source) {
+  std::set<std::string> trainable;
+  for (const auto& [name, p] : model.trainable_parameters()) trainable.insert(name);
+  LoadOptions opt;
+  opt.optional = [&](const std::string& name) { return !trainable.count(name); };  // frozen: from init
+  load_into(model, sd, opt).check("checkpoint weights", source);
+}
+
 CheckpointModel load_checkpoint_model(const std::string& dir, const std::string& config_yaml) {
   const std::string step_dir = CheckpointManager::resolve(dir);
   CheckpointManager::verify(step_dir);
@@ -40,13 +48,8 @@ CheckpointModel load_checkpoint_model(const std::string& dir, const std::string&
   torch::manual_seed(t.seed);  // as Trainer::Trainer before make_read_model
   ReadForCausalLM model = make_read_model(m, tok);
 
-  // As Trainer::resume: every trainable parameter from the checkpoint, frozen ones from init.
   const std::string weights = (d / "trainable.safetensors").string();
-  std::set<std::string> trainable;
-  for (const auto& [name, p] : model->trainable_parameters()) trainable.insert(name);
-  LoadOptions opt;
-  opt.optional = [&](const std::string& name) { return !trainable.count(name); };
-  load_into(*model, load_safetensors(weights), opt).check("checkpoint weights", weights);
+  load_trainable_weights(*model, load_safetensors(weights), weights);
   LOG(INFO) << "model of " << step_dir << " rebuilt (" << m.init << " init, seed " << t.seed << ")";
   return CheckpointModel{step_dir, yaml, std::move(m), std::move(t), std::move(tok), model};
 }

@@ -12,6 +12,7 @@
 #pragma once
 #include <string>
 
+#include "checkpoints/formats/state_dict.h"
 #include "common/train_section.h"
 #include "model/model_section.h"
 #include "model/read_model.h"
@@ -32,6 +33,12 @@ struct CheckpointModel {
 // `config_yaml`: "" = <step dir>/config.yaml. Paths in the model section must
 // exist as written (relative to the working directory), else an error names
 // the key.
+// Loads a checkpoint's trainable weights (trainable.safetensors, named
+// `source` in errors) into `model`: every parameter the model trains must be
+// there with its shape; frozen ones keep their init. Trainer::resume and
+// load_checkpoint_model both use it, so they cannot drift apart.
+void load_trainable_weights(ReadForCausalLMImpl& model, const StateDict& trainable, const std::string& source);
+
 CheckpointModel load_checkpoint_model(const std::string& dir, const std::string& config_yaml = "");
 
 }  // namespace rd

@@ -2,12 +2,11 @@
 
 #include <chrono>
 #include <filesystem>
-#include <set>
 
+#include "checkpoints/checkpoint_model.h"
 #include "common/error.h"
 #include "common/logging.h"
 #include "data/conversation.h"
-#include "model/weight_loading.h"
 #include "trainer/model_factory.h"
 #include "trainer/validation_set.h"
 
@@ -68,11 +67,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm, torch::Device de
 SamplerState Trainer::resume() {
   std::optional<CheckpointLoad> c = checkpoints_->load_latest(optimizer_->layout());
   if (!c) return {};
-  LoadOptions opt;
-  std::set<std::string> trainable;
-  for (const auto& [name, p] : model_->trainable_parameters()) trainable.insert(name);
-  opt.optional = [&](const std::string& name) { return !trainable.count(name); };  // frozen: from init
-  load_into(*model_, c->trainable, opt).check("checkpoint weights", c->dir);
+  load_trainable_weights(*model_, c->trainable, c->dir);
   optimizer_->load_local_state(c->shard);
   if (c->rng_state.defined()) {
     auto gen = at::detail::getDefaultCPUGenerator();
