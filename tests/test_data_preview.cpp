@@ -17,6 +17,7 @@
 #include "data/data_config.h"
 #include "data/pack.h"
 #include "data/sample_preview.h"
+#include "tests/data_test_util.h"
 #include "tests/harness/fixtures.h"
 
 namespace {
@@ -32,25 +33,9 @@ size_t count_of(const std::string& text, const std::string& what) {
 class Preview : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto cases = rd::testing::cases_of_kind("raw_datasets");
-    ASSERT_FALSE(cases.empty());
-    const auto& c = cases.front();
-    base_ = new fs::path(fs::temp_directory_path() / ("read_preview_" + std::to_string(getpid())));
-    fs::remove_all(*base_);
-    rd::PackOptions o;
-    o.root = c.path(c.config().at("dataset_root").get<std::string>());
-    o.out = (*base_ / "packed").string();
-    o.skip_bad = true;
-    o.progress = false;
     families_ = new std::map<std::string, std::vector<std::string>>();
-    for (const auto& ds : rd::pack_datasets()) {
-      if (!ds.present(o.root)) continue;
-      try {
-        if (rd::pack_dataset(ds, "train", o).records > 0) (*families_)[ds.family].push_back(ds.name);
-      } catch (const rd::Error&) {
-        fs::remove_all(rd::pack_dir(o.out, ds.name, "train"));  // a dataset the fixture marks as defective
-      }
-    }
+    base_ = new fs::path(rd::testing::pack_fixture_train_splits("read_preview", *families_));
+    ASSERT_FALSE(base_->empty());
   }
   static void TearDownTestSuite() {
     fs::remove_all(*base_);

@@ -17,6 +17,7 @@
 #include "data/jpeg_decode.h"
 #include "data/pack.h"
 #include "data/train_loader.h"
+#include "tests/data_test_util.h"
 #include "tests/harness/fixtures.h"
 
 namespace {
@@ -59,26 +60,10 @@ rd::TextEncoder word_encoder() {
 class TrainLoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto cases = rd::testing::cases_of_kind("raw_datasets");
-    ASSERT_FALSE(cases.empty());
-    const auto& c = cases.front();
-    base_ = new fs::path(fs::temp_directory_path() / ("read_train_loader_" + std::to_string(getpid())));
-    fs::remove_all(*base_);
-    rd::PackOptions o;
-    o.root = c.path(c.config().at("dataset_root").get<std::string>());
-    o.out = (*base_ / "packed").string();
-    o.skip_bad = true;
-    o.progress = false;
     mixture_ = new std::vector<rd::FamilySpec>();
     std::map<std::string, std::vector<std::string>> families;
-    for (const auto& ds : rd::pack_datasets()) {
-      if (!ds.present(o.root)) continue;
-      try {
-        if (rd::pack_dataset(ds, "train", o).records > 0) families[ds.family].push_back(ds.name);
-      } catch (const rd::Error&) {
-        fs::remove_all(rd::pack_dir(o.out, ds.name, "train"));  // a dataset the fixture marks as defective
-      }
-    }
+    base_ = new fs::path(rd::testing::pack_fixture_train_splits("read_train_loader", families));
+    ASSERT_FALSE(base_->empty());
     for (const auto& [family, datasets] : families) mixture_->push_back({family, 1, datasets});
   }
   static void TearDownTestSuite() {
