@@ -12,7 +12,8 @@ run=runs/quickstart
 ranks="${READ_RANKS:-2}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-READ_BUILD_DIR="$build" launch/build.sh
+# Only the three programs the job runs (launch/test.sh builds the rest).
+READ_BUILD_DIR="$build" READ_TARGETS="read_synth read_pack read_trainer" launch/build.sh
 if [ ! -f "$run/raw/.complete" ]; then
   rm -rf "$run/raw" "$run/tokenizer" "$run/packed"
   "$build/read_synth" --out "$run/raw" --train_images "${READ_SYNTH_IMAGES:-1500}" --val_images 100 \
