@@ -39,6 +39,7 @@
 #include "data/prefetch_loader.h"
 #include "data/sam_preprocess.h"
 #include "data/train_loader.h"
+#include "trainer/model_factory.h"
 #include "model/tokenizer.h"
 
 namespace {
@@ -283,11 +284,7 @@ int main(int argc, char** argv) {
   // 1. The training loader against decode-only: COCO-sized and large photos.
   {
     const rd::Tokenizer tok = rd::Tokenizer::from_folder(tokenizer_dir);
-    rd::TextEncoder enc;
-    enc.encode = [&tok](const std::string& t) { return tok.encode(t); };
-    enc.encode_with_image = [&tok](const std::string& t) { return tok.encode_with_image(t); };
-    enc.pad_id = tok.pad_id();
-    enc.seg_id = tok.seg_id();
+    const rd::TextEncoder enc = rd::text_encoder(tok);
     train_loader_part(jpegs, sizes, "640x480 JPEGs", enc, workers, items, true);
     std::vector<std::vector<uint8_t>> large;
     for (int i = 0; i < 4; ++i) large.push_back(synth_jpeg(1500, 2250, 70 + i));

@@ -2,6 +2,15 @@
 
 namespace rd {
 
+TextEncoder text_encoder(const Tokenizer& tok) {
+  TextEncoder enc;
+  enc.encode = [&tok](const std::string& s) { return tok.encode(s); };
+  enc.encode_with_image = [&tok](const std::string& s) { return tok.encode_with_image(s); };
+  enc.pad_id = tok.pad_id();
+  enc.seg_id = tok.seg_id();
+  return enc;
+}
+
 TrainLoaderConfig train_loader_config(const TrainConfig& c, int rank, int world, const ReadModelConfig& model) {
   TrainLoaderConfig l = loader_config(c.data, static_cast<uint64_t>(c.train.seed));  // data/data_config.h
   l.sam.target_length = static_cast<int>(model.sam.img_size);

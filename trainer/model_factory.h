@@ -8,6 +8,9 @@
 
 namespace rd {
 
+// The loader's view of the tokenizer (data/ does not know model/).
+TextEncoder text_encoder(const Tokenizer& tokenizer);
+
 TrainLoaderConfig train_loader_config(const TrainConfig& c, int rank, int world, const ReadModelConfig& model);
 
 }  // namespace rd

@@ -8,7 +8,6 @@
 #include "common/logging.h"
 #include "data/conversation.h"
 #include "trainer/model_factory.h"
-#include "trainer/validation_set.h"
 
 namespace rd {
 namespace fs = std::filesystem;
@@ -18,13 +17,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-TextEncoder encoder_of(const Tokenizer& tok) {
-  TextEncoder enc;
-  enc.encode = [&tok](const std::string& s) { return tok.encode(s); };
-  enc.encode_with_image = [&tok](const std::string& s) { return tok.encode_with_image(s); };
-  enc.pad_id = tok.pad_id();
-  enc.seg_id = tok.seg_id();
-  return enc;
+// The global CPU generator's state (LoRA dropout, new-row init), which
+// checkpoints keep per rank.
+torch::Tensor cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+void set_cpu_rng_state(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
 }
 }  // namespace
 
@@ -54,7 +57,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm, torch::Device de
   SamplerState start = resume();
   TrainLoaderConfig lc = train_loader_config(config, comm.rank(), comm.world_size(),
                                              model_->read_config());
-  loader_ = std::make_unique<TrainLoader>(lc, encoder_of(tokenizer_), start);
+  loader_ = std::make_unique<TrainLoader>(lc, text_encoder(tokenizer_), start);
+  validation_ = std::make_unique<ValidationSet>(config, model_->read_config(), text_encoder(tokenizer_));
   if (comm.rank() == 0) log_ = std::make_unique<MetricsLog>(config.train.output_dir);
   int64_t trainable = 0, total = 0;
   for (const auto& p : model_->parameters()) total += p.numel();
@@ -69,11 +73,7 @@ SamplerState Trainer::resume() {
   if (!c) return {};
   load_trainable_weights(*model_, c->trainable, c->dir);
   optimizer_->load_local_state(c->shard);
-  if (c->rng_state.defined()) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(c->rng_state);
-  }
+  if (c->rng_state.defined()) set_cpu_rng_state(c->rng_state);
   step_ = c->step;
   best_giou_ = c->trainer_state.value("best_giou", -1.0);
   SamplerState s{c->trainer_state.at("epoch").get<int64_t>(), c->trainer_state.at("cursor").get<int64_t>()};
@@ -89,12 +89,7 @@ void Trainer::save_checkpoint(CheckpointManager& to) {
                      {"lr", schedule_.at(step_)}};
   for (const auto& [name, p] : model_->trainable_parameters()) s.trainable[name] = p;
   s.shard = optimizer_->local_state();
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    s.rng_state = gen.get_state();
-  }
-  s.config_path = config_.path;
+  s.rng_state = cpu_rng_state();
   s.config_yaml = "# " + config_.path + " as this run read it (command-line overrides applied)\n" + config_.yaml;
   s.tokenizer_dir = config_.model.tokenizer_dir;
   to.save(s);
@@ -109,24 +104,23 @@ Trainer::StepStats Trainer::train_step() {
     torch::cuda::manual_seed(static_cast<uint64_t>(config_.train.seed) * 1000003u +
                              static_cast<uint64_t>(step_) * comm_.world_size() + comm_.rank());
   const int64_t accum = config_.train.grad_accumulation;
+  // Loss parts summed on the device (no host sync per micro-step), averaged
+  // over micro-steps and ranks once, for the log line.
+  torch::Tensor parts = torch::zeros({4}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   for (int64_t m = 0; m < accum; ++m) {
     ReadBatch batch = loader_->next().to(device_);
     ReadForwardOutput out = model_->forward_batch(batch);
     (out.losses.loss / static_cast<double>(accum)).backward();
     optimizer_->accumulate();
-    s.loss += out.losses.loss.item<double>() / accum;
-    s.ce += out.losses.ce_loss.item<double>() / accum;
-    s.bce += out.losses.mask_bce_loss.item<double>() / accum;
-    s.dice += out.losses.mask_dice_loss.item<double>() / accum;
+    const ReadLosses& l = out.losses;
+    parts += torch::stack({l.loss, l.ce_loss, l.mask_bce_loss, l.mask_dice_loss}).detach().to(torch::kFloat64);
   }
   s.lr = schedule_.at(step_);
   ZeroStepResult r = optimizer_->step(s.lr);
   optimizer_->zero_grad();
   s.grad_norm = r.grad_norm;
-  // Loss parts averaged over ranks for the log line.
-  torch::Tensor parts = torch::tensor({s.loss, s.ce, s.bce, s.dice}, torch::kFloat64).to(device_);
   comm_.all_reduce(parts);
-  parts = parts.cpu() / comm_.world_size();
+  parts = parts.cpu() / static_cast<double>(accum * comm_.world_size());
   s.loss = parts[0].item<double>(), s.ce = parts[1].item<double>();
   s.bce = parts[2].item<double>(), s.dice = parts[3].item<double>();
   ++step_;
@@ -155,10 +149,9 @@ void Trainer::log_step(const StepStats& s, double seconds) {
 SegmentationMetrics Trainer::validate() {
   torch::NoGradGuard no_grad;
   model_->eval();
-  ValidationSet val(config_, model_->read_config(), encoder_of(tokenizer_));
   SegmentationMetrics local;
-  for (int64_t i = comm_.rank(); i < val.size(); i += comm_.world_size()) {
-    ValidationItem item = val.get(i);
+  for (int64_t i = comm_.rank(); i < validation_->size(); i += comm_.world_size()) {
+    ValidationItem item = validation_->get(i);
     ReadForwardOutput out = model_->forward_batch(item.batch.to(device_));
     const torch::Tensor logits = out.pred_masks.at(0).cpu();
     for (int64_t q = 0; q < logits.size(0); ++q) local.add(logits[q].gt(0), item.ground_truth[q]);

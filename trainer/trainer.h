@@ -18,6 +18,7 @@
 #include "trainer/metrics_log.h"
 #include "trainer/segmentation_metrics.h"
 #include "trainer/train_config.h"
+#include "trainer/validation_set.h"
 
 namespace rd {
 
@@ -52,6 +53,7 @@ class Trainer {
   ReadForCausalLM model_{nullptr};
   std::unique_ptr<ZeroOptimizer> optimizer_;
   std::unique_ptr<TrainLoader> loader_;
+  std::unique_ptr<ValidationSet> validation_;  // opened once, checked at start-up
   LrSchedule schedule_;
   std::unique_ptr<MetricsLog> log_;  // rank 0 only
   std::unique_ptr<CheckpointManager> checkpoints_;
