@@ -43,25 +43,19 @@ MemoryPlan plan_memory(const TrainConfig& config, int world) {
   p.components.push_back({"llm.lora (" + std::to_string(config.model.lora.target_modules.size()) + " targets, r " +
                               std::to_string(config.model.lora.r) + ")",
                           lora, 0});
-  p.components.push_back({"vision_tower (CLIP)", 0, clip_parameters(s.clip)});
+  p.components.push_back({"vision_tower (CLIP)", 0, clip_parameters(s.clip), "model.vision_tower."});
   const int64_t mm = s.clip.hidden_size;
-  p.components.push_back({"mm_projector", 0, mm * d + d + d * d + d});
+  p.components.push_back({"mm_projector", 0, mm * d + d + d * d + d, "model.mm_projector."});
   const int64_t out = config.model.out_dim;
   p.components.push_back({"text_hidden_fcs", d * d + d + d * out + out, 0});
   sam::SamSize sam = sam::sam_size(s.sam);
-  p.components.push_back({"sam.image_encoder", 0, sam.image_encoder});
-  p.components.push_back({"sam.prompt_encoder", 0, sam.prompt_encoder});
+  p.components.push_back({"sam.image_encoder", 0, sam.image_encoder, "model.visual_model.image_encoder."});
+  p.components.push_back({"sam.prompt_encoder", 0, sam.prompt_encoder, "model.visual_model.prompt_encoder."});
   p.components.push_back({"sam.mask_decoder", sam.mask_decoder, 0});
   // model.extra_trainable moves whole frozen components to the trainable side.
-  const std::vector<std::pair<std::string, std::string>> prefixes{
-      {"vision_tower (CLIP)", "model.vision_tower."},
-      {"mm_projector", "model.mm_projector."},
-      {"sam.image_encoder", "model.visual_model.image_encoder."},
-      {"sam.prompt_encoder", "model.visual_model.prompt_encoder."}};
   for (auto& c : p.components)
-    for (const auto& [component, prefix] : prefixes)
-      for (const auto& extra : config.model.extra_trainable)
-        if (c.name == component && prefix.rfind(extra, 0) == 0) c.trainable += c.frozen, c.frozen = 0;
+    for (const auto& extra : config.model.extra_trainable)
+      if (!c.prefix.empty() && c.prefix.rfind(extra, 0) == 0) c.trainable += c.frozen, c.frozen = 0;
   for (const auto& c : p.components) p.trainable += c.trainable, p.frozen += c.frozen;
 
   const bool bf16 = config.model.precision == "bf16";

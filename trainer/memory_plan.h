@@ -14,6 +14,7 @@ namespace rd {
 struct ComponentCount {
   std::string name;
   int64_t trainable = 0, frozen = 0;
+  std::string prefix;  // parameter-name prefix of a frozen component (model.extra_trainable may train it)
 };
 
 struct MemoryPlan {
