@@ -10,7 +10,6 @@
 #include <gflags/gflags.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -70,18 +69,11 @@ std::string dataset_names() {
   return s;
 }
 
-// `listed`: the splits are every split the dataset may have (refer datasets
-// list all six; a splitBy has only some), so an empty one is dropped, not kept.
-int pack_one(const rd::DatasetSpec& ds, const std::vector<std::string>& splits, bool listed, bool* any_bad) {
+int pack_one(const rd::DatasetSpec& ds, const std::vector<std::string>& splits, bool* any_bad) {
   rd::PackOptions o;
   o.root = FLAGS_root, o.out = FLAGS_out, o.skip_bad = FLAGS_skip_bad, o.overwrite = FLAGS_overwrite;
   for (const auto& split : splits) {
     rd::PackReport r = rd::pack_dataset(ds, split, o);
-    if (listed && r.records == 0 && r.skipped.empty()) {
-      std::filesystem::remove_all(r.dir);
-      std::cout << ds.name << "/" << split << ": no records in this split, nothing written" << std::endl;
-      continue;
-    }
     std::cout << rd::skip_summary(r) << "\n  -> " << r.dir << " (" << r.seconds << " s)" << std::endl;
     if (r.num_bad() > 0) *any_bad = true;
   }
@@ -93,8 +85,7 @@ int cmd_dataset(const std::string& name, const std::vector<std::string>&) {
   const rd::DatasetSpec& ds = rd::find_pack_dataset(name);
   READ_CHECK(ds.present(FLAGS_root), name, ": not found under ", FLAGS_root);
   bool bad = false;
-  if (FLAGS_split.empty()) return pack_one(ds, ds.splits(FLAGS_root), /*listed=*/true, &bad);
-  return pack_one(ds, {FLAGS_split}, /*listed=*/false, &bad);
+  return pack_one(ds, FLAGS_split.empty() ? ds.splits(FLAGS_root) : std::vector<std::string>{FLAGS_split}, &bad);
 }
 
 int cmd_all(const std::vector<std::string>&) {
@@ -105,7 +96,7 @@ int cmd_all(const std::vector<std::string>&) {
   for (const auto& ds : rd::pack_datasets()) {
     if (!ds.present(FLAGS_root)) continue;
     try {
-      pack_one(ds, ds.splits(FLAGS_root), /*listed=*/true, &bad);
+      pack_one(ds, ds.splits(FLAGS_root), &bad);
       ++packed;
     } catch (const rd::Error& e) {
       std::cerr << "FAILED " << ds.name << ": " << e.what() << std::endl;
