@@ -38,7 +38,15 @@ struct ReadBatch {
     };
     for (torch::Tensor* t : {&b.images, &b.images_clip, &b.input_ids, &b.labels, &b.attention_masks, &b.offset})
       move(*t);
-    for (torch::Tensor& m : b.masks_list) move(m);
+    for (torch::Tensor& m : b.masks_list) {
+      // Masks shared by all conversations of an image are one [H, W] tensor
+      // expanded to [M, H, W] (data/train_loader.h collate_masks): move the
+      // one copy and expand on the device (to() would materialise M copies).
+      if (m.dim() == 3 && m.size(0) > 1 && m.stride(0) == 0)
+        m = m.select(0, 0).to(device, /*non_blocking=*/true).unsqueeze(0).expand(m.sizes());
+      else
+        move(m);
+    }
     return b;
   }
   int64_t num_conversations() const { return input_ids.defined() ? input_ids.size(0) : 0; }

@@ -159,11 +159,13 @@ void rle_paint(const Rle& rle, uint8_t* hw) {
   const uint64_t n = static_cast<uint64_t>(rle.h * rle.w);
   for (size_t j = 0; j < rle.counts.size(); ++j) {
     const uint64_t end = std::min<uint64_t>(n, pos + rle.counts[j]);
-    if (j % 2 == 1)
+    if (j % 2 == 1 && pos < end) {  // column-major runs: down the column, then the next
+      uint64_t col = pos / rle.h, row = pos % rle.h;
       for (uint64_t i = pos; i < end; ++i) {
-        const uint64_t col = i / rle.h, row = i % rle.h;  // column-major runs
         hw[row * rle.w + col] = 1;
+        if (++row == static_cast<uint64_t>(rle.h)) row = 0, ++col;
       }
+    }
     pos = end;
   }
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/vectorize.h"
 #include "data/buffer_cache.h"
 #include "data/conversation.h"
 #include "data/packed_masks.h"
@@ -28,7 +29,7 @@ std::string strip(const std::string& s) {
 // >= 2, spec 8.8) become 1, ReasonSeg's ignore pixels become background
 // (spec 8.4). The buffer comes from the buffer cache (no page faults for
 // large images).
-torch::Tensor binary_mask(const torch::Tensor& mask) {
+READ_VECTORIZE_LOOPS torch::Tensor binary_mask(const torch::Tensor& mask) {
   if (mask.scalar_type() != torch::kUInt8 && mask.scalar_type() != torch::kBool)
     return mask.gt(0).logical_and(mask.ne(255)).to(torch::kUInt8);
   const torch::Tensor src = mask.contiguous();

@@ -1,5 +1,6 @@
 #include "data/train_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
@@ -98,6 +99,21 @@ LoadedSample SampleSource::load(int64_t epoch, int64_t index) const {
   return out;
 }
 
+// f32 [M, H, W] ground truth of one image. When every conversation is about
+// the same target (a ReasonSeg image's sentences share one mask tensor, see
+// sample_builder.cpp), the mask is converted once and expanded along M
+// (stride 0): one H x W float copy instead of M, which at original size is
+// the largest write of the loader (3 x 13.5 MB for a 2250x1500 image).
+// ReadBatch::to keeps the expansion when moving to a device.
+torch::Tensor collate_masks(const std::vector<torch::Tensor>& masks, int64_t height, int64_t width) {
+  const int64_t m = static_cast<int64_t>(masks.size());
+  const bool shared = m > 1 && std::all_of(masks.begin(), masks.end(),
+                                           [&](const torch::Tensor& t) { return t.is_same(masks[0]); });
+  torch::Tensor out = cached_empty({shared ? 1 : m, height, width}, torch::kFloat32);
+  for (int64_t k = 0; k < out.size(0); ++k) out[k].copy_(masks[k]);
+  return shared ? out.expand({m, height, width}) : out;
+}
+
 ReadBatch SampleSource::collate(std::vector<LoadedSample>&& samples) const {
   READ_CHECK(!samples.empty(), "collate: no samples");
   ReadBatch b;
@@ -118,10 +134,7 @@ ReadBatch SampleSource::collate(std::vector<LoadedSample>&& samples) const {
       ids.push_back(std::move(s.input_ids[c]));
     }
     offset.push_back(conversations.size());
-    const int64_t m = static_cast<int64_t>(s.sample.masks.size());
-    torch::Tensor masks = cached_empty({m, s.shape.height, s.shape.width}, torch::kFloat32);
-    for (int64_t k = 0; k < m; ++k) masks[k].copy_(s.sample.masks[k]);
-    b.masks_list.push_back(masks);
+    b.masks_list.push_back(collate_masks(s.sample.masks, s.shape.height, s.shape.width));
     // Decision (spec 8.9): the SAM size is stored for every sample, masks or not.
     b.sam_mask_shape_list.push_back(s.shape);
     b.exists.push_back(s.sample.exists);

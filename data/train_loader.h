@@ -53,6 +53,10 @@ struct LoadedSample {
   std::vector<std::vector<int64_t>> input_ids;  // per conversation, from the text budget check
 };
 
+// The f32 [M, H, W] ground-truth masks of one image (u8 {0,1} [H, W] each);
+// M copies of one tensor become one copy expanded along M (stride 0).
+torch::Tensor collate_masks(const std::vector<torch::Tensor>& masks, int64_t height, int64_t width);
+
 // Builds, decodes and preprocesses global sample `index` of `epoch`.
 // Conversations too long for the text budget are dropped with their masks
 // (so collation never cuts a [SEG]; spec/data.md 5.5).

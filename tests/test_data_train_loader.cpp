@@ -195,6 +195,28 @@ TEST_F(TrainLoaderTest, BatchLayoutAndExactImages) {
   }
 }
 
+// Conversations about one target share its mask: one float copy, expanded
+// along M, kept expanded by ReadBatch::to; distinct masks are copied each.
+TEST(CollateMasks, SharedMaskIsStoredOnce) {
+  const torch::Tensor a = torch::randint(0, 2, {5, 7}, torch::kUInt8), b = torch::randint(0, 2, {5, 7}, torch::kUInt8);
+  const torch::Tensor shared = rd::collate_masks({a, a, a}, 5, 7);
+  ASSERT_EQ(shared.sizes(), torch::IntArrayRef({3, 5, 7}));
+  EXPECT_EQ(shared.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(shared.stride(0), 0);
+  for (int k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(shared[k], a.to(torch::kFloat32)));
+  const torch::Tensor distinct = rd::collate_masks({a, b, a}, 5, 7);
+  EXPECT_TRUE(distinct.is_contiguous());
+  EXPECT_TRUE(torch::equal(distinct, torch::stack({a, b, a}).to(torch::kFloat32)));
+  EXPECT_EQ(rd::collate_masks({a}, 5, 7).sizes(), torch::IntArrayRef({1, 5, 7}));
+  EXPECT_EQ(rd::collate_masks({}, 5, 7).sizes(), torch::IntArrayRef({0, 5, 7}));
+  rd::ReadBatch batch;
+  batch.masks_list = {shared, distinct};
+  const rd::ReadBatch moved = batch.to(torch::kCPU);
+  EXPECT_EQ(moved.masks_list[0].stride(0), 0);
+  EXPECT_TRUE(torch::equal(moved.masks_list[0], shared));
+  EXPECT_TRUE(torch::equal(moved.masks_list[1], distinct));
+}
+
 TEST_F(TrainLoaderTest, WorkersDoNotChangeTheStream) {
   std::vector<SampleView> want;
   {
