@@ -8,11 +8,16 @@
 //     of the same JPEGs through the PrefetchLoader with as many workers;
 //  2. per-stage single-thread times;
 //  3. decode only vs decode + SAM + CLIP through the PrefetchLoader;
-//  4. large (4000x3000, 2250x1500) images with and without DCT-scaled decoding.
+//  4. large (4000x3000, 2250x1500) images with and without DCT-scaled decoding;
+//  5. READ's mix: every family of the synthetic layout (data/synthetic_shapes.h:
+//     ReasonSeg polygons, refCOCO / R-refCOCO RLE and polygons, Mapillary
+//     label-map PNGs, LLaVA-Instruct) at READ's ratios, images 480..640 px a
+//     side, against decode-only of exactly the JPEGs the loader draws.
 // Rates are given per second of wall time and per second of process CPU time
 // (robust on a shared machine).
 //
-//   bench_loader [workers=2] [items=400] [tokenizer folder] [train]   ("train": only part 1)
+//   bench_loader [workers=2] [items=400] [tokenizer folder] [train|mix]
+// ("train": only part 1, "mix": only part 5)
 // (run from the project root: the default tokenizer is the fixture's,
 // ../shared/fixtures/tokenizer_llama_bpe1000/tokenizer)
 #include <turbojpeg.h>
@@ -38,6 +43,7 @@
 #include "data/pack.h"
 #include "data/prefetch_loader.h"
 #include "data/sam_preprocess.h"
+#include "data/synthetic_shapes.h"
 #include "data/train_loader.h"
 #include "trainer/model_factory.h"
 #include "model/tokenizer.h"
@@ -260,6 +266,62 @@ void train_loader_part(const std::vector<std::vector<uint8_t>>& jpegs, const std
   fs::remove_all(base);
 }
 
+// Part 5: READ's family mix on the synthetic datasets. The decode-only
+// baseline decodes the JPEGs of the very samples the loader makes, in order.
+void read_mix_part(const rd::TextEncoder& enc, int workers, int items) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("bench_loader_mix_" + std::to_string(getpid()));
+  fs::remove_all(base);
+  rd::SynthOptions so;
+  so.out_dir = (base / "D").string();
+  so.train_images = 200;
+  so.val_images = 1;
+  so.min_side = 480, so.max_side = 640;
+  rd::write_synthetic_datasets(so);
+  rd::PackOptions po;
+  po.root = so.out_dir;
+  po.out = (base / "packed").string();
+  po.progress = false;
+  for (const rd::DatasetSpec& ds : rd::pack_datasets())
+    if (ds.present(po.root)) rd::pack_dataset(ds, "train", po);
+  rd::TrainLoaderConfig lc;
+  lc.packed_dir = po.out;
+  // READ's ratios (sem_seg 10, refer 1, neg_refer 1, vqa 1, reason 10; the
+  // synthetic layout has no FP-refCOCO for correct_refer_seg's 1).
+  lc.mixture = {{"sem_seg", 10, {"mapillary"}},
+                {"refer_seg", 1, {"refcoco"}},
+                {"neg_refer_seg", 1, {"R-refcoco"}},
+                {"vqa", 1, {"llava_instruct_150k"}},
+                {"reason_seg", 10, {"ReasonSeg"}}};
+  lc.templates_path = "configs/templates/read.yaml";
+  lc.micro_batch = 2;
+  lc.workers = workers;
+  lc.prefetch = 2 * workers + 2;
+  std::vector<std::string> jpegs;  // the loader's samples 0..items-1 (epoch 0, one rank)
+  {
+    const rd::SampleSource src(lc, enc);
+    for (int64_t i = 0; i < items + 2 * lc.micro_batch; ++i) {
+      const rd::DecoratedSample d = src.decorate(0, i);
+      jpegs.push_back(src.store(d.dataset).blob(d.image.key));
+    }
+  }
+  const Rate dec = loader_rate<rd::RgbImage>(
+      [&](int64_t i) {
+        const std::string& j = jpegs[size_t(i)];
+        return rd::decode_image(reinterpret_cast<const uint8_t*>(j.data()), j.size(), "bench").image;
+      },
+      workers, items);
+  const Rate train = train_loader_rate(lc, enc, items);
+  std::printf("READ mix (synthetic datasets, 480..640 px; reason_seg 10, sem_seg 10 (Mapillary label maps), "
+              "refer 1, neg_refer 1, vqa 1; micro-batch 2, %d workers), %d samples, samples/s wall (per "
+              "CPU-second):\n",
+              workers, items);
+  std::printf("  decode only (the same JPEGs in the same order): %7.1f (%7.1f)\n", dec.wall, dec.cpu);
+  std::printf("  decorated + preprocessed + collated:            %7.1f (%7.1f)  ratio %.2f wall, %.2f CPU\n",
+              train.wall, train.cpu, train.wall / dec.wall, train.cpu / dec.cpu);
+  fs::remove_all(base);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,6 +343,12 @@ int main(int argc, char** argv) {
               bytes / 1024.0 / jpegs.size());
   const int n = int(jpegs.size());
 
+  const std::string only = argc > 4 ? argv[4] : "";
+  if (only == "mix") {
+    const rd::Tokenizer tok = rd::Tokenizer::from_folder(tokenizer_dir);
+    read_mix_part(rd::text_encoder(tok), workers, items);
+    return 0;
+  }
   // 1. The training loader against decode-only: COCO-sized and large photos.
   {
     const rd::Tokenizer tok = rd::Tokenizer::from_folder(tokenizer_dir);
@@ -291,7 +359,7 @@ int main(int argc, char** argv) {
     train_loader_part(large, std::vector<std::pair<int, int>>(4, {1500, 2250}), "2250x1500 JPEGs", enc, workers,
                       std::max(8, items / 10), true);
   }
-  if (argc > 4 && std::string(argv[4]) == "train") return 0;
+  if (only == "train") return 0;
 
   // Single-thread stage times.
   const rd::SamPreprocessConfig sam_cfg;
@@ -352,6 +420,10 @@ int main(int argc, char** argv) {
                 exact.wall, exact.cpu, exact.wall / dec.wall, exact.cpu / dec.cpu);
     std::printf("  decode + SAM + CLIP, DCT-scaled 1/2:  %6.1f (%6.1f)  ratio %.2f wall, %.2f CPU\n",
                 quick.wall, quick.cpu, quick.wall / dec.wall, quick.cpu / dec.cpu);
+  }
+  {
+    const rd::Tokenizer tok = rd::Tokenizer::from_folder(tokenizer_dir);
+    read_mix_part(rd::text_encoder(tok), workers, items);
   }
   return 0;
 }

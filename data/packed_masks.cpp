@@ -25,7 +25,9 @@ torch::Tensor packed_annotation_mask(const CocoAnnotation& ann, const ImageRef& 
 }
 
 torch::Tensor packed_label_map(const SemSegRecord& rec, const PackReader& store) {
-  const LabelMap raw = decode_label_png(store.blob(rec.label_key), store.dir() + " " + rec.label_key);
+  // PackReader::blob verified the bytes' checksum.
+  const LabelMap raw = decode_label_png(store.blob(rec.label_key), store.dir() + " " + rec.label_key,
+                                        /*bytes_verified=*/true);
   READ_CHECK(raw.height == rec.image.height && raw.width == rec.image.width, store.dir(), " ",
              rec.label_key, ": label map size differs from the image's");
   return to_tensor(remap_labels(raw, label_remap_from_manifest(store.manifest()), rec.label_key),

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/vectorize.h"
 
 namespace rd {
 namespace {
@@ -33,9 +34,19 @@ void on_read(png_structp png, png_bytep out, png_size_t n) {
   src->pos += n;
 }
 
+// Rows of 1-byte values, or 2-byte big-endian ones, as int32.
+READ_VECTORIZE_LOOPS void widen_values(const uint8_t* rows, int bytes_per_value, size_t n,
+                                       std::vector<int32_t>& values) {
+  values.resize(n);
+  if (bytes_per_value == 1)
+    for (size_t i = 0; i < n; ++i) values[i] = rows[i];
+  else
+    for (size_t i = 0; i < n; ++i) values[i] = rows[2 * i] << 8 | rows[2 * i + 1];
+}
+
 }  // namespace
 
-LabelMap decode_label_png(const std::string& bytes, const std::string& what) {
+LabelMap decode_label_png(const std::string& bytes, const std::string& what, bool bytes_verified) {
   READ_CHECK(bytes.size() >= 8 &&
                  png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) == 0,
              what, ": not a PNG file");
@@ -59,6 +70,12 @@ LabelMap decode_label_png(const std::string& bytes, const std::string& what) {
     fail(what, ": corrupt PNG (", err.message, ")");
   }
   png_set_read_fn(png, &src, on_read);
+  if (bytes_verified) {  // the caller checked the bytes: skip PNG's CRC-32s and zlib's Adler-32
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+    png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+  }
   png_read_info(png, info);
   const png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
   const int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
@@ -89,9 +106,7 @@ LabelMap decode_label_png(const std::string& bytes, const std::string& what) {
   READ_CHECK(unsupported.empty(), what, ": unsupported label PNG (", unsupported,
              "): expected palette or 8/16-bit grayscale class ids");
   out.height = static_cast<int>(h), out.width = static_cast<int>(w);
-  out.values.resize(static_cast<size_t>(w) * h);
-  for (size_t i = 0; i < out.values.size(); ++i)
-    out.values[i] = bytes_per_value == 1 ? rows[i] : (rows[2 * i] << 8 | rows[2 * i + 1]);
+  widen_values(rows.data(), bytes_per_value, static_cast<size_t>(w) * h, out.values);
   return out;
 }
 

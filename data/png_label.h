@@ -17,6 +17,8 @@ struct LabelMap {
 };
 
 // Throws rd::Error "<what>: <reason>" on a corrupt, truncated or unsupported PNG.
-LabelMap decode_label_png(const std::string& bytes, const std::string& what);
+// bytes_verified: the caller has checked the bytes (a packed blob's checksum),
+// so PNG's chunk CRCs and zlib's Adler-32 are not computed again.
+LabelMap decode_label_png(const std::string& bytes, const std::string& what, bool bytes_verified = false);
 
 }  // namespace rd

@@ -129,13 +129,20 @@ std::vector<uint8_t> remap_labels(const LabelMap& raw, const LabelRemap& remap, 
   for (int32_t c : remap.ignored)
     for (int32_t v = 0; v <= max_v; ++v)
       if (lut[v] == c) lut[v] = 255;
+  // One branch-free pass (lut < 0 marks a value without a class), then the
+  // first offending pixel is looked up only if there is one.
   std::vector<uint8_t> out(raw.values.size());
+  int32_t missing = 0;
   for (size_t i = 0; i < out.size(); ++i) {
-    const int32_t c = lut[raw.values[i]];
-    READ_CHECK(c >= 0, what, ": label value ", raw.values[i], " at pixel (", i / raw.width, ", ",
-               i % raw.width, ") has no class (", n, " classes, rule ", remap.rule, ")");
+    const int32_t c = lut[static_cast<size_t>(raw.values[i])];
+    missing |= c;
     out[i] = static_cast<uint8_t>(c);
   }
+  if (missing < 0)
+    for (size_t i = 0; i < out.size(); ++i)
+      READ_CHECK(lut[static_cast<size_t>(raw.values[i])] >= 0, what, ": label value ", raw.values[i],
+                 " at pixel (", i / raw.width, ", ", i % raw.width, ") has no class (", n, " classes, rule ",
+                 remap.rule, ")");
   return out;
 }
 
