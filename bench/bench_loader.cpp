@@ -297,6 +297,31 @@ void read_mix_part(const rd::TextEncoder& enc, int workers, int items) {
   lc.micro_batch = 2;
   lc.workers = workers;
   lc.prefetch = 2 * workers + 2;
+  {  // single thread, per family: decode alone vs a whole sample (load + collate of a batch of 1)
+    std::printf("single thread, per family (ms per sample): decode | decorated + preprocessed + collated\n");
+    for (const rd::FamilySpec& f : std::vector<rd::FamilySpec>(lc.mixture)) {
+      rd::TrainLoaderConfig one = lc;
+      one.mixture = {f};
+      const rd::SampleSource src(one, enc);
+      int64_t k = 0, d = 0;
+      const int reps = std::max(20, items / 10);
+      const double decode = ms_per_call(
+          [&] {
+            const rd::DecoratedSample s = src.decorate(0, d++);
+            const std::string j = src.store(s.dataset).blob(s.image.key);
+            rd::decode_image(reinterpret_cast<const uint8_t*>(j.data()), j.size(), "bench");
+          },
+          reps) - ms_per_call([&] { src.decorate(0, d++); }, reps);
+      const double whole = ms_per_call(
+          [&] {
+            std::vector<rd::LoadedSample> b;
+            b.push_back(src.load(0, k++));
+            src.collate(std::move(b));
+          },
+          reps);
+      std::printf("  %-14s %5.2f | %5.2f\n", f.name.c_str(), decode, whole);
+    }
+  }
   std::vector<std::string> jpegs;  // the loader's samples 0..items-1 (epoch 0, one rank)
   {
     const rd::SampleSource src(lc, enc);

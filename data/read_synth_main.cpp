@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/command_line.h"
 #include "common/logging.h"
 #include "data/synthetic_shapes.h"
 
@@ -51,11 +52,11 @@ static int train_tokenizer(const std::string& corpus, const fs::path& dir, int v
 }
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage(
+  rd::parse_command_line(
       "read_synth --out DIR [--tokenizer_out TOKDIR]\n"
       "Writes synthetic coloured-shape datasets (ReasonSeg, refCOCO, R-refCOCO, Mapillary-style label\n"
-      "maps, LLaVA-Instruct VQA) in their real raw layouts under DIR, for read_pack.");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+      "maps, LLaVA-Instruct VQA) in their real raw layouts under DIR, for read_pack.",
+      &argc, &argv);
   rd::init_logging(argv[0]);
   if (FLAGS_out.empty()) {
     LOG(ERROR) << "--out is required (see --help)";

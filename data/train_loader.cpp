@@ -92,9 +92,18 @@ LoadedSample SampleSource::load(int64_t epoch, int64_t index) const {
   RgbImage rgb = apply_exif_orientation(std::move(im.image), s.image.orientation);
   READ_CHECK(orig_h == s.image.height && orig_w == s.image.width, st.dir(), ":", s.image.key, ": decoded ",
              orig_h, "x", orig_w, " but the record says ", s.image.height, "x", s.image.width);
-  out.sam_resized = sam_resize(rgb, config_.sam, orig_h, orig_w);
+  // Decision: the SAM input of an image none of whose rows has a [SEG] (VQA,
+  // denials, corrections, false premises) is never read -- READ encodes with
+  // SAM only the images with a [SEG] (model/read_model.cpp; the reference
+  // encodes all and uses none of those embeddings) -- so it is not resized;
+  // collate() writes zeros in its place. Its sam_mask_shape is still stored.
+  const bool has_seg = std::any_of(out.input_ids.begin(), out.input_ids.end(), [&](const auto& ids) {
+    return std::find(ids.begin(), ids.end(), encoder_.seg_id) != ids.end();
+  });
+  const auto [sam_h, sam_w] = sam_resized_size(orig_h, orig_w, config_.sam.target_length);
+  if (has_seg) out.sam_resized = sam_resize(rgb, config_.sam, orig_h, orig_w);
   // spec 8.9: the original size is always (H, W) of the image.
-  out.shape = SamMaskShape{out.sam_resized.height, out.sam_resized.width, orig_h, orig_w};
+  out.shape = SamMaskShape{sam_h, sam_w, orig_h, orig_w};
   out.clip_cropped = clip_resize_crop(rgb, config_.clip, orig_h, orig_w);
   return out;
 }
@@ -127,7 +136,10 @@ ReadBatch SampleSource::collate(std::vector<LoadedSample>&& samples) const {
   std::vector<int64_t> offset{0};
   for (int64_t i = 0; i < n; ++i) {
     LoadedSample& s = samples[i];
-    sam_normalize_pad_into(s.sam_resized, config_.sam, b.images[i]);
+    if (s.sam_resized.empty())
+      b.images[i].zero_();  // no [SEG]: never read (see load())
+    else
+      sam_normalize_pad_into(s.sam_resized, config_.sam, b.images[i]);
     clip_normalize_into(s.clip_cropped, config_.clip, b.images_clip[i]);
     for (size_t c = 0; c < s.sample.conversations.size(); ++c) {
       conversations.push_back(std::move(s.sample.conversations[c]));

@@ -47,7 +47,7 @@ struct TrainLoaderConfig {
 // them straight into the batch tensors: no copy of a 12 MB SAM input.
 struct LoadedSample {
   DecoratedSample sample;
-  RgbImage sam_resized;   // SAM branch after its resize (normalised + padded by collate)
+  RgbImage sam_resized;   // SAM branch after its resize (normalised + padded by collate); empty without [SEG]
   RgbImage clip_cropped;  // CLIP branch after its resize + crop (normalised by collate)
   SamMaskShape shape;
   std::vector<std::vector<int64_t>> input_ids;  // per conversation, from the text budget check

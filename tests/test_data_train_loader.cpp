@@ -140,6 +140,7 @@ TEST_F(TrainLoaderTest, BatchLayoutAndExactImages) {
   const rd::TrainLoaderConfig c = config(3, 0, 1, 0);
   const rd::TextEncoder enc = word_encoder();
   const rd::SampleSource src(c, enc);
+  int with_seg = 0, without_seg = 0;
   for (int64_t first = 0; first < 12; first += 3) {
     std::vector<rd::LoadedSample> loaded;
     std::vector<rd::DecoratedSample> decorated;
@@ -171,7 +172,10 @@ TEST_F(TrainLoaderTest, BatchLayoutAndExactImages) {
           rd::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), d.image.key, opt).image,
           d.image.orientation);
       const rd::SamInput sam = rd::sam_preprocess(rgb, c.sam);
-      EXPECT_TRUE(torch::equal(b.images[i], sam.pixel_values));
+      // The SAM input only where a row of the image has a [SEG] (zeros elsewhere: never read).
+      const bool has_seg = b.input_ids.slice(0, offset[i], offset[i + 1]).eq(enc.seg_id).any().item<bool>();
+      EXPECT_TRUE(torch::equal(b.images[i], has_seg ? sam.pixel_values : torch::zeros_like(sam.pixel_values)));
+      with_seg += has_seg, without_seg += !has_seg;
       EXPECT_TRUE(torch::equal(b.images_clip[i], rd::clip_preprocess(rgb, c.clip)));
       EXPECT_EQ(b.sam_mask_shape_list[i].sam_h, sam.mask_shape.sam_h);
       EXPECT_EQ(b.sam_mask_shape_list[i].sam_w, sam.mask_shape.sam_w);
@@ -193,6 +197,8 @@ TEST_F(TrainLoaderTest, BatchLayoutAndExactImages) {
       }
     }
   }
+  EXPECT_GT(with_seg, 0);  // the 12 samples cover both cases
+  EXPECT_GT(without_seg, 0);
 }
 
 // Conversations about one target share its mask: one float copy, expanded

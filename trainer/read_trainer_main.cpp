@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/command_line.h"
 #include "common/logging.h"
 #include "sharding/make_communicator.h"
 #include "sharding/mpi_session.h"
@@ -36,11 +37,11 @@ int main(int argc, char** argv) {
   }
   int n = static_cast<int>(rest.size());
   char** args = rest.data();
-  gflags::SetUsageMessage(
+  rd::parse_command_line(
       "read_trainer CONFIG.yaml [--set key.path=value ...] [--plan [--world_size N]]\n"
       "Trains READ with MPI data parallelism and ZeRO sharding; launch with\n"
-      "  mpirun -np N read_trainer configs/read7b.yaml");
-  gflags::ParseCommandLineFlags(&n, &args, true);
+      "  mpirun -np N read_trainer configs/read7b.yaml",
+      &n, &args);
   rd::MpiSession mpi(&n, &args);
   rd::init_logging(argv[0], mpi.rank(), mpi.world_size());
   return mpi.run([&] {
