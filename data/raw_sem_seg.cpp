@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/vectorize.h"
 #include "data/class_tables.h"
 
 namespace rd {
@@ -107,7 +108,8 @@ class SemSegSource : public RawSource {
 
 }  // namespace
 
-std::vector<uint8_t> remap_labels(const LabelMap& raw, const LabelRemap& remap, const std::string& what) {
+READ_VECTORIZE_LOOPS std::vector<uint8_t> remap_labels(const LabelMap& raw, const LabelRemap& remap,
+                                                        const std::string& what) {
   const int32_t n = static_cast<int32_t>(remap.classes.size());
   std::vector<int32_t> lut;  // raw value -> class id / 255 / -1 (no class)
   int32_t max_v = 0;
@@ -131,12 +133,17 @@ std::vector<uint8_t> remap_labels(const LabelMap& raw, const LabelRemap& remap, 
       if (lut[v] == c) lut[v] = 255;
   // One branch-free pass (lut < 0 marks a value without a class), then the
   // first offending pixel is looked up only if there is one.
+  // (Local pointers: a uint8_t store may alias the vectors' own pointers, which
+  // the compiler would otherwise reload for every pixel.)
   std::vector<uint8_t> out(raw.values.size());
+  const int32_t* values = raw.values.data();
+  const int32_t* table = lut.data();
+  uint8_t* o = out.data();
   int32_t missing = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int32_t c = lut[static_cast<size_t>(raw.values[i])];
+  for (size_t i = 0, n = out.size(); i < n; ++i) {
+    const int32_t c = table[values[i]];
     missing |= c;
-    out[i] = static_cast<uint8_t>(c);
+    o[i] = static_cast<uint8_t>(c);
   }
   if (missing < 0)
     for (size_t i = 0; i < out.size(); ++i)
