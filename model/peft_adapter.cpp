@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "checkpoints/formats/json_file.h"
 #include "checkpoints/formats/load_state_dict.h"
 #include "checkpoints/formats/safetensors.h"
 #include "common/error.h"
@@ -16,14 +17,6 @@ namespace {
 
 const std::string kPrefix = "base_model.model.";
 
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  READ_CHECK(f, p.string(), ": cannot open");
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
-  READ_CHECK(!j.is_discarded() && j.is_object(), p.string(), ": invalid JSON object");
-  return j;
-}
-
 bool ends_with(const std::string& s, const std::string& t) {
   return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
 }
@@ -31,34 +24,27 @@ bool ends_with(const std::string& s, const std::string& t) {
 }  // namespace
 
 LoraConfig read_peft_adapter_config(const std::string& path) {
-  fs::path p = path;
-  if (fs::is_directory(p)) p /= "adapter_config.json";
-  const nlohmann::json j = read_json(p);
-  const std::string src = p.string();
+  const JsonFile j(json_file_in(path, "adapter_config.json"));
+  const std::string& src = j.path();
+  const nlohmann::json& root = j.root();
   LoraConfig c;
-  try {
-    const std::string type = j.value("peft_type", "LORA");
-    READ_CHECK(type == "LORA", src, ": peft_type '", type, "' is not LORA");
-    READ_CHECK(j.contains("r") && j.contains("lora_alpha"), src, ": needs r and lora_alpha");
-    c.r = j.at("r").get<int64_t>();
-    c.alpha = j.at("lora_alpha").get<double>();
-    c.dropout = j.contains("lora_dropout") && !j["lora_dropout"].is_null() ? j["lora_dropout"].get<double>() : 0.0;
-    const std::string bias = j.contains("bias") && !j["bias"].is_null() ? j["bias"].get<std::string>() : "none";
-    READ_CHECK(bias == "none", src, ": bias '", bias, "' is not supported (READ uses 'none')");
-    READ_CHECK(!j.value("fan_in_fan_out", false), src, ": fan_in_fan_out=true is not supported");
-    for (const char* k : {"layers_to_transform", "modules_to_save"})
-      READ_CHECK(!j.contains(k) || j[k].is_null() || (j[k].is_array() && j[k].empty()), src, ": ", k,
-                 " is not supported (", j[k].dump(), ")");
-    READ_CHECK(j.contains("target_modules") && !j["target_modules"].is_null(), src, ": no target_modules");
-    const auto& t = j["target_modules"];
-    if (t.is_string()) {
-      c.target_regex = t.get<std::string>();  // peft: re.fullmatch
-      c.target_modules.clear();
-    } else {
-      c.target_modules = t.get<std::vector<std::string>>();
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail(src, ": malformed adapter config: ", e.what());
+  const std::string type = j.get_or<std::string>("peft_type", "LORA");
+  READ_CHECK(type == "LORA", src, ": peft_type '", type, "' is not LORA");
+  c.r = j.get<int64_t>("r");
+  c.alpha = j.get<double>("lora_alpha");
+  c.dropout = j.get_or<double>("lora_dropout", 0.0);
+  const std::string bias = j.get_or<std::string>("bias", "none");
+  READ_CHECK(bias == "none", src, ": bias '", bias, "' is not supported (READ uses 'none')");
+  READ_CHECK(!j.get_or<bool>("fan_in_fan_out", false), src, ": fan_in_fan_out=true is not supported");
+  for (const char* k : {"layers_to_transform", "modules_to_save"})
+    READ_CHECK(!root.contains(k) || root[k].is_null() || (root[k].is_array() && root[k].empty()), src, ": ", k,
+               " is not supported (", root[k].dump(), ")");
+  READ_CHECK(j.has("target_modules") && !j.at("target_modules").is_null(), src, ": no target_modules");
+  if (j.at("target_modules").is_string()) {
+    c.target_regex = j.get<std::string>("target_modules");  // peft: re.fullmatch
+    c.target_modules.clear();
+  } else {
+    c.target_modules = j.get<std::vector<std::string>>("target_modules");
   }
   c.validate(src);
   return c;

@@ -293,5 +293,14 @@ TEST(PeftAdapter, MismatchedAdaptersAreReportedByName) {
   std::ofstream(dir / "adapter_config.json") << R"({"peft_type": "LORA", "r": 4, "lora_alpha": 16, "bias": "all",
                                                    "target_modules": ["q_proj"]})";
   EXPECT_THROW(rd::read_peft_adapter_config(dir.string()), rd::Error);
+  // A field of the wrong type names the file and the key.
+  std::ofstream(dir / "adapter_config.json") << R"({"peft_type": "LORA", "r": "4", "lora_alpha": 16,
+                                                   "target_modules": ["q_proj"]})";
+  try {
+    rd::read_peft_adapter_config(dir.string());
+    ADD_FAILURE() << "a string rank was accepted";
+  } catch (const rd::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("adapter_config.json: key 'r'"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }
