@@ -4,6 +4,7 @@
 // JsonFile errors name the file and key.
 #include <filesystem>
 
+#include "tests/harness/errors.h"
 #include "checkpoints/formats/json_file.h"
 #include "checkpoints/formats/load_state_dict.h"
 #include "checkpoints/formats/safetensors.h"
@@ -16,6 +17,7 @@ namespace fs = std::filesystem;
 using namespace rd::testing;
 
 namespace {
+using rd::testing::error_of;
 void expect_round_trip(const rd::StateDict& sd) {
   std::string tmp = temp_path("round_trip.safetensors").string();
   rd::save_safetensors(tmp, sd);
@@ -29,14 +31,6 @@ void expect_round_trip(const rd::StateDict& sd) {
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rd::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 }  // namespace
 
 TEST(LoadStateDict, EveryFixtureWeightFileAndFolder) {

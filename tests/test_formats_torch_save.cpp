@@ -5,6 +5,7 @@
 // by torch::pickle_save read back exactly; malformed archives give rd::Error.
 #include <filesystem>
 
+#include "tests/harness/errors.h"
 #include "checkpoints/formats/torch_save.h"
 #include "common/error.h"
 #include "tests/formats_test_util.h"
@@ -14,6 +15,7 @@ namespace fs = std::filesystem;
 using namespace rd::testing;
 
 namespace {
+using rd::testing::error_of;
 
 std::vector<std::string> fixture_torch_files() {
   std::vector<std::string> out;
@@ -164,14 +166,6 @@ TEST(TorchSave, ReadsWhatLibTorchPickleSaveWrites) {
 }
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rd::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 std::string load_error(const std::string& pkl, const std::map<std::string, std::string>& records) {
   std::string file = temp_path("bad.pth").string();
   write_torch_archive(file, pkl, records);
