@@ -1,20 +1,20 @@
 #include "data/pil_resample.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 
 #include "common/error.h"
+#include "data/pil_resample_avx2.h"
 
 namespace rd {
 
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
-constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
+using pil_avx2::kHalf;
+using pil_avx2::kPrecisionBits;
 
 // Pillow's filters, in double as in Resample.c. fp-contract=off: an FMA would
 // change the last bits of a weight (Pillow is built for baseline x86-64).
@@ -86,177 +86,10 @@ void vertical_row_scalar(const uint8_t* src, size_t stride, const int32_t* k, in
   }
 }
 
-// ---- AVX2 kernels (same integer arithmetic) --------------------------------
-
-// Horizontal pass for RGB, two output pixels per 256-bit vector (one per
-// 128-bit lane), two taps per step with vpmaddwd. A 22-bit weight k is split
-// as k = kh * 2^11 + kl (kl = k & 2047, kh = k >> 11, both fit int16), so
-//   sum v k = (sum v kh) << 11 + sum v kl
-// exactly in int32 (the magnitudes are those of Pillow's own int32 sums).
-// One step loads 8 bytes at pixel x (R G B R G B R G) and shuffles them to
-// the words (R_x, R_x+1, G_x, G_x+1, B_x, B_x+1, 0, 0); vpmaddwd with
-// (k_t, k_t+1) x 3 gives the three channel sums of taps t and t + 1.
-struct HorizontalPlan {
-  int pairs = 0;                 // output pixel pairs
-  std::vector<int> step_begin;   // pairs + 1 entries
-  std::vector<int32_t> src;      // per step: byte offsets of the loads for pixels a and b
-  std::vector<int16_t> kh, kl;   // per step: 16 words (lane a then lane b)
-  // Per pair: when pixel b's taps start at most 3 pixels after pixel a's,
-  // one 16-byte load serves both lanes, with this vpshufb mask (32 bytes).
-  std::vector<uint8_t> near;
-  std::vector<int8_t> mask;
-};
-
-HorizontalPlan plan_horizontal(const PilCoefficients& co, int in_width, int col0, int ncols) {
-  HorizontalPlan plan;
-  plan.pairs = (ncols + 1) / 2;
-  plan.step_begin.reserve(plan.pairs + 1);
-  for (int j = 0; j < plan.pairs; ++j) {
-    plan.step_begin.push_back(int(plan.src.size() / 2));
-    const int a = col0 + 2 * j, b = 2 * j + 1 < ncols ? a + 1 : a;
-    const int steps = std::max(co.count[a] + 1, co.count[b] + 1) / 2;
-    // Near pair: one 16-byte window per step at pixel first_a + 2p; lane a
-    // reads its bytes 0..5, lane b bytes 3d..3d+5 (d = first_b - first_a).
-    // The window starts inside the row: first_a + 2p <= first_b + 2p, and one
-    // of the two lanes has a tap there.
-    const int d = co.first[b] - co.first[a];
-    const bool near = co.count[a] > 0 && co.count[b] > 0 && d >= 0 && d <= 3;
-    plan.near.push_back(near);
-    static const int8_t kLane[16] = {0, -128, 3, -128, 1, -128, 4, -128,
-                                     2, -128, 5, -128, -128, -128, -128, -128};
-    for (int lane = 0; lane < 2; ++lane)
-      for (int i = 0; i < 16; ++i)
-        plan.mask.push_back(kLane[i] < 0 || !near ? kLane[i] : int8_t(kLane[i] + 3 * d * lane));
-    for (int p = 0; p < steps; ++p)
-      for (int o : {a, b}) {
-        const int t = 2 * p, n = co.count[o];
-        const int32_t* w = co.weights.data() + co.offset[o];
-        const int32_t k0 = t < n ? w[t] : 0, k1 = t + 1 < n ? w[t + 1] : 0;
-        // Steps past the pixel's own weights load a valid pixel and weigh it 0.
-        const int px = near ? co.first[a] + t
-                            : (t < n ? co.first[o] + t : std::min(co.first[o], in_width - 1));
-        plan.src.push_back(3 * px);
-        for (int c = 0; c < 3; ++c) {
-          plan.kh.push_back(int16_t(k0 >> 11));
-          plan.kh.push_back(int16_t(k1 >> 11));
-          plan.kl.push_back(int16_t(k0 & 2047));
-          plan.kl.push_back(int16_t(k1 & 2047));
-        }
-        plan.kh.insert(plan.kh.end(), 2, 0);
-        plan.kl.insert(plan.kl.end(), 2, 0);
-      }
-  }
-  plan.step_begin.push_back(int(plan.src.size() / 2));
-  return plan;
-}
-
-__attribute__((target("avx2"))) void horizontal_avx2_rgb(const RgbImage& in, int y0, int y1,
-                                                        const HorizontalPlan& plan, int ncols,
-                                                        uint8_t* dst) {
-  // A load reads up to 13 bytes past its row: past the end of the buffer on
-  // the last row, which is read from a padded copy (other rows need width >= 5).
-  thread_local PixelBuffer last_row;
-  const __m256i shuffle = _mm256_setr_epi8(  // both lanes: (R, R', G, G', B, B', 0, 0) words
-      0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128,  //
-      0, -128, 3, -128, 1, -128, 4, -128, 2, -128, 5, -128, -128, -128, -128, -128);
-  const __m256i half = _mm256_set1_epi32(kHalf);
-  const size_t out_row = size_t(ncols) * 3;
-  const int16_t* kh = plan.kh.data();
-  const int16_t* kl = plan.kl.data();
-  for (int y = y0; y < y1; ++y) {
-    const uint8_t* src = in.row(y);
-    if (y == in.height - 1) {
-      last_row.resize(in.row_bytes() + 16);
-      std::memcpy(last_row.data(), src, in.row_bytes());
-      src = last_row.data();
-    }
-    uint8_t* d = dst + size_t(y - y0) * out_row;
-    for (int j = 0; j < plan.pairs; ++j) {
-      __m256i ah = _mm256_setzero_si256(), al = _mm256_setzero_si256();
-      const int s0 = plan.step_begin[j], s1 = plan.step_begin[j + 1];
-      if (plan.near[j]) {
-        const __m256i m =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(plan.mask.data() + 32 * size_t(j)));
-        for (int s = s0; s < s1; ++s) {
-          const __m256i v = _mm256_shuffle_epi8(
-              _mm256_broadcastsi128_si256(
-                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + plan.src[2 * s]))),
-              m);
-          ah = _mm256_add_epi32(ah, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kh + 16 * size_t(s)))));
-          al = _mm256_add_epi32(al, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kl + 16 * size_t(s)))));
-        }
-      } else {
-        for (int s = s0; s < s1; ++s) {
-          const __m128i va =
-              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + plan.src[2 * s]));
-          const __m128i vb =
-              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + plan.src[2 * s + 1]));
-          const __m256i v = _mm256_shuffle_epi8(
-              _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1), shuffle);
-          ah = _mm256_add_epi32(ah, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kh + 16 * size_t(s)))));
-          al = _mm256_add_epi32(al, _mm256_madd_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kl + 16 * size_t(s)))));
-        }
-      }
-      __m256i sum = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(ah, 11), al), half);
-      sum = _mm256_srai_epi32(sum, kPrecisionBits);
-      const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(sum, sum), sum);
-      const __m128i pa = _mm256_castsi256_si128(packed);
-      const __m128i pb = _mm256_extracti128_si256(packed, 1);
-      // 4-byte stores overlap the next pixel, which is written after; the
-      // row's last pixel gets exactly 3 bytes.
-      uint8_t* da = d + 6 * size_t(j);
-      if (2 * j + 2 < ncols) {
-        _mm_storeu_si32(da, pa);
-        _mm_storeu_si32(da + 3, pb);
-      } else {
-        const uint32_t a = uint32_t(_mm_cvtsi128_si32(pa)), b = uint32_t(_mm_cvtsi128_si32(pb));
-        if (2 * j + 1 < ncols) {
-          _mm_storeu_si32(da, pa);
-          std::memcpy(da + 3, &b, 3);
-        } else {
-          std::memcpy(da, &a, 3);
-        }
-      }
-    }
-  }
-}
-
-__attribute__((target("avx2"))) void vertical_row_avx2(const uint8_t* src, size_t stride,
-                                                      const int32_t* k, int n, int len,
-                                                      uint8_t* out) {
-  int e = 0;
-  for (; e + 16 <= len; e += 16) {
-    __m256i a0 = _mm256_set1_epi32(kHalf), a1 = a0;
-    for (int t = 0; t < n; ++t) {
-      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + t * stride + e));
-      __m256i kk = _mm256_set1_epi32(k[t]);
-      a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kk));
-      a1 = _mm256_add_epi32(
-          a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)), kk));
-    }
-    a0 = _mm256_srai_epi32(a0, kPrecisionBits);
-    a1 = _mm256_srai_epi32(a1, kPrecisionBits);
-    __m128i p0 = _mm_packs_epi32(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
-    __m128i p1 = _mm_packs_epi32(_mm256_castsi256_si128(a1), _mm256_extracti128_si256(a1, 1));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + e), _mm_packus_epi16(p0, p1));
-  }
-  if (e < len) vertical_row_scalar(src + e, stride, k, n, len - e, out + e);
-}
-
-void horizontal(const RgbImage& in, int y0, int y1, const PilCoefficients& co, int col0,
-                int ncols, uint8_t* dst) {
-  if (in.channels == 3 && in.width >= 8 && use_simd())  // narrow rows: loads would overrun
-    horizontal_avx2_rgb(in, y0, y1, plan_horizontal(co, in.width, col0, ncols), ncols, dst);
-  else
-    horizontal_scalar(in, y0, y1, co, col0, ncols, dst);
-}
-
 void vertical_row(const uint8_t* src, size_t stride, const int32_t* k, int n, int len,
                   uint8_t* out) {
-  if (use_simd())
-    vertical_row_avx2(src, stride, k, n, len, out);
-  else
-    vertical_row_scalar(src, stride, k, n, len, out);
+  const int done = use_simd() ? pil_avx2::vertical_row(src, stride, k, n, len, out) : 0;
+  if (done < len) vertical_row_scalar(src + done, stride, k, n, len - done, out + done);
 }
 
 }  // namespace
@@ -282,6 +115,7 @@ __attribute__((optimize("fp-contract=off"))) PilCoefficients pil_coefficients(in
   co.offset.resize(out_size);
   co.weights.reserve(size_t(out_size) * ksize);
   std::vector<double> k(ksize);
+  std::vector<int32_t> q;
   for (int xx = 0; xx < out_size; ++xx) {
     const double center = in0 + (xx + 0.5) * scale;
     double ww = 0.0;
@@ -299,7 +133,7 @@ __attribute__((optimize("fp-contract=off"))) PilCoefficients pil_coefficients(in
     for (int x = 0; x < xmax; ++x)
       if (ww != 0.0) k[x] /= ww;
     // normalize_coeffs_8bpc: round half away from zero to 22-bit fixed point.
-    std::vector<int32_t> q(xmax);
+    q.resize(xmax);
     for (int x = 0; x < xmax; ++x)
       q[x] = k[x] < 0 ? int32_t(-0.5 + k[x] * (1 << kPrecisionBits))
                       : int32_t(0.5 + k[x] * (1 << kPrecisionBits));
@@ -313,6 +147,76 @@ __attribute__((optimize("fp-contract=off"))) PilCoefficients pil_coefficients(in
   }
   return co;
 }
+
+namespace {
+
+// The coefficients of one axis of a resize and, for the horizontal pass, the
+// byte kernel's plan. Kept per thread for the last few sizes: the loader
+// resizes many images of the same few sizes, and building them costs about
+// a tenth of a horizontal pass.
+struct AxisPlan {
+  int in_size = -1, out_size = -1;
+  PilFilter filter = PilFilter::kBilinear;
+  PilCoefficients co;
+  uint64_t last_use = 0;
+  // Horizontal pass: the byte plan for these channels / output columns
+  // (tried once; byte_plan_ok false when its windows do not fit).
+  int channels = -1, col0 = -1, ncols = -1;
+  bool byte_plan_ok = false;
+  pil_avx2::ByteWindowPlan byte_plan;
+};
+
+// The cached plan, built on a miss in the least recently used slot (never
+// the one returned by the previous call, so two references stay valid).
+AxisPlan& axis_plan(int in_size, int out_size, PilFilter filter) {
+  thread_local std::array<AxisPlan, 6> cache;
+  thread_local uint64_t clock = 0;
+  AxisPlan* victim = &cache[0];
+  for (AxisPlan& e : cache) {
+    if (e.in_size == in_size && e.out_size == out_size && e.filter == filter) {
+      e.last_use = ++clock;
+      return e;
+    }
+    if (e.last_use < victim->last_use) victim = &e;
+  }
+  *victim = AxisPlan();
+  victim->co = pil_coefficients(in_size, out_size, filter);
+  victim->in_size = in_size, victim->out_size = out_size, victim->filter = filter;
+  victim->last_use = ++clock;
+  return *victim;
+}
+
+// The kernel the horizontal pass uses for output columns [col0, col0 + ncols)
+// of `channels`-channel rows: the byte kernel when its windows fit, else
+// the RGB pair kernel, else scalar.
+detail::PilHorizontalKernel choose_horizontal(AxisPlan& h, int channels, int col0, int ncols) {
+  using K = detail::PilHorizontalKernel;
+  if (!use_simd()) return K::kScalar;
+  if (h.channels != channels || h.col0 != col0 || h.ncols != ncols) {
+    h.byte_plan_ok = pil_avx2::build_byte_window_plan(h.co, channels, h.in_size, col0, ncols,
+                                                      &h.byte_plan);
+    h.channels = channels, h.col0 = col0, h.ncols = ncols;
+  }
+  if (h.byte_plan_ok) return h.byte_plan.shared_window ? K::kBytesSharedWindow : K::kBytes;
+  if (channels == 3 && h.in_size >= 8) return K::kRgbPairs;  // narrower: loads would overrun
+  return K::kScalar;
+}
+
+void horizontal(const RgbImage& in, int y0, int y1, AxisPlan& h, int col0, int ncols,
+                uint8_t* dst) {
+  using K = detail::PilHorizontalKernel;
+  switch (choose_horizontal(h, in.channels, col0, ncols)) {
+    case K::kBytes:
+    case K::kBytesSharedWindow:
+      return pil_avx2::horizontal_bytes(in, y0, y1, h.byte_plan, dst);
+    case K::kRgbPairs:
+      return pil_avx2::horizontal_rgb_pairs(in, y0, y1, h.co, col0, ncols, dst);
+    case K::kScalar:
+      return horizontal_scalar(in, y0, y1, h.co, col0, ncols, dst);
+  }
+}
+
+}  // namespace
 
 RgbImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter filter,
                            const ResizeRegion& r) {
@@ -336,15 +240,14 @@ RgbImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter f
       std::memcpy(out.row(y), in.row(r.top + y) + size_t(r.left) * C, out_row);
     return out;
   }
-  PilCoefficients hco;
-  if (need_h) hco = pil_coefficients(in.width, out_w, filter);
   if (!need_v) {
-    horizontal(in, r.top, r.top + r.height, hco, r.left, r.width, out.pixels.data());
+    horizontal(in, r.top, r.top + r.height, axis_plan(in.width, out_w, filter), r.left, r.width,
+               out.pixels.data());
     return out;
   }
 
   // Input rows the vertical pass reads for the region's rows.
-  const PilCoefficients vco = pil_coefficients(in.height, out_h, filter);
+  const PilCoefficients& vco = axis_plan(in.height, out_h, filter).co;
   int row0 = in.height, row1 = 0;
   for (int y = r.top; y < r.top + r.height; ++y) {
     if (vco.count[y] == 0) continue;
@@ -360,7 +263,7 @@ RgbImage pil_resize_region(const RgbImage& in, int out_h, int out_w, PilFilter f
   thread_local PixelBuffer tmp;  // per thread, reused (no allocation per image)
   if (need_h) {
     tmp.resize(size_t(row1 - row0) * out_row);
-    horizontal(in, row0, row1, hco, r.left, r.width, tmp.data());
+    horizontal(in, row0, row1, axis_plan(in.width, out_w, filter), r.left, r.width, tmp.data());
     vsrc = tmp.data(), vstride = out_row, vrow0 = row0;
   } else {
     vsrc = in.pixels.data() + size_t(r.left) * C, vstride = in.row_bytes(), vrow0 = 0;
@@ -382,6 +285,10 @@ namespace detail {
 bool pil_simd_available() { return cpu_has_avx2(); }
 void set_pil_simd_enabled(bool enabled) { g_simd.store(enabled && cpu_has_avx2() ? 1 : 0); }
 bool pil_simd_enabled() { return use_simd(); }
+PilHorizontalKernel pil_horizontal_kernel(int in_width, int out_width, PilFilter filter,
+                                          int channels, int col0, int ncols) {
+  return choose_horizontal(axis_plan(in_width, out_width, filter), channels, col0, ncols);
+}
 }  // namespace detail
 
 }  // namespace rd

@@ -11,8 +11,9 @@
 // This is what torchvision's resize on a PIL image (SAM branch, BILINEAR) and
 // transformers' CLIPImageProcessor (CLIP branch, BICUBIC) do in READ.
 //
-// The kernels have AVX2 versions chosen at run time; they compute the same
-// integers as the scalar ones (tests compare both on many sizes).
+// The kernels have AVX2 versions chosen at run time (pil_resample_avx2.cpp);
+// they compute the same integers as the scalar ones (tests compare both on
+// many sizes, ratios, regions and channel counts).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -54,6 +55,11 @@ namespace detail {
 bool pil_simd_available();
 void set_pil_simd_enabled(bool enabled);
 bool pil_simd_enabled();
+// Which kernel the horizontal pass of an in_width -> out_width resize uses
+// for output columns [col0, col0 + ncols) of `channels`-channel rows (tests).
+enum class PilHorizontalKernel { kScalar, kRgbPairs, kBytes, kBytesSharedWindow };
+PilHorizontalKernel pil_horizontal_kernel(int in_width, int out_width, PilFilter filter,
+                                          int channels, int col0, int ncols);
 }  // namespace detail
 
 }  // namespace rd

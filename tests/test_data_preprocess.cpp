@@ -184,6 +184,88 @@ TEST(PilResample, SimdEqualsScalarOnRandomSizes) {
   }
 }
 
+// Region `r` of the oh x ow resize with the scalar kernels and with the SIMD
+// ones; true when they agree (gtest failure with the sizes otherwise).
+bool simd_equals_scalar(const RgbImage& im, int oh, int ow, PilFilter f, const ResizeRegion& r) {
+  detail::set_pil_simd_enabled(false);
+  RgbImage scalar = pil_resize_region(im, oh, ow, f, r);
+  detail::set_pil_simd_enabled(true);
+  RgbImage simd = pil_resize_region(im, oh, ow, f, r);
+  EXPECT_EQ(scalar.pixels, simd.pixels)
+      << im.height << "x" << im.width << "x" << im.channels << " -> " << oh << "x" << ow
+      << " f" << int(f) << " region (" << r.top << ", " << r.left << ", " << r.height << "x"
+      << r.width << ")";
+  return scalar.pixels == simd.pixels;
+}
+
+using Kernel = detail::PilHorizontalKernel;
+
+// Widths 1..20 in and out (rows shorter than a window, output rows shorter
+// than a 32-byte store), 1-4 channels, 6 rows (a block of 4 rows + a tail).
+TEST(PilResample, SimdEqualsScalarOnNarrowRows) {
+  if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(5);
+  std::set<Kernel> seen;
+  for (int channels = 1; channels <= 4; ++channels)
+    for (int w = 1; w <= 20; ++w) {
+      RgbImage im = random_image(rng, 6, w, channels);
+      for (int ow = 1; ow <= 20; ++ow)
+        for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic}) {
+          seen.insert(detail::pil_horizontal_kernel(w, ow, f, channels, 0, ow));
+          ASSERT_TRUE(simd_equals_scalar(im, 5, ow, f, ResizeRegion{0, 0, 5, ow}));
+        }
+    }
+  EXPECT_EQ(seen, (std::set<Kernel>{Kernel::kScalar, Kernel::kRgbPairs, Kernel::kBytes,
+                                    Kernel::kBytesSharedWindow}));
+}
+
+// Ratios from 50x upscales to 5x downscales: the byte kernel with one
+// window per vector (mild ratios), one per 128-bit lane (up to ~4x), and
+// past its limit the RGB pair kernel (3 channels) or scalar.
+TEST(PilResample, SimdEqualsScalarAcrossTheByteKernelLimit) {
+  if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(9);
+  for (int channels = 1; channels <= 4; ++channels)
+    for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic})
+      for (int ow : {37, 100}) {
+        SCOPED_TRACE(::testing::Message() << "c" << channels << " f" << int(f) << " ow " << ow);
+        std::set<Kernel> seen;
+        for (int w = 2; w <= 5 * ow + 3; ++w) {
+          RgbImage im = random_image(rng, 5, w, channels);
+          seen.insert(detail::pil_horizontal_kernel(w, ow, f, channels, 0, ow));
+          ASSERT_TRUE(simd_equals_scalar(im, 5, ow, f, ResizeRegion{0, 0, 5, ow}));
+        }
+        EXPECT_TRUE(seen.count(Kernel::kBytesSharedWindow));
+        EXPECT_TRUE(seen.count(Kernel::kBytes));
+        if (channels == 3) EXPECT_TRUE(seen.count(Kernel::kRgbPairs));
+        if (channels != 4) EXPECT_TRUE(seen.count(Kernel::kScalar));  // narrow or past ~4-6x
+      }
+}
+
+// Crops of the resize (CLIP's center crop): windows and stores start at the
+// region's first column; one input size with many regions in a row (the
+// per-thread plan cache keyed by columns and channels).
+TEST(PilResample, SimdEqualsScalarOnRegions) {
+  if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> size(1, 300);
+  for (int i = 0; i < 120; ++i) {
+    const int channels = 1 + i % 4, h = size(rng), w = size(rng), oh = size(rng), ow = size(rng);
+    const PilFilter f = i % 3 ? PilFilter::kBicubic : PilFilter::kBilinear;
+    RgbImage im = random_image(rng, h, w, channels);
+    for (int k = 0; k < 3; ++k) {
+      ResizeRegion r;
+      r.top = std::uniform_int_distribution<int>(0, oh - 1)(rng);
+      r.left = std::uniform_int_distribution<int>(0, ow - 1)(rng);
+      r.height = std::uniform_int_distribution<int>(1, oh - r.top)(rng);
+      r.width = std::uniform_int_distribution<int>(1, ow - r.left)(rng);
+      ASSERT_TRUE(simd_equals_scalar(im, oh, ow, f, r));
+    }
+  }
+  RgbImage im = random_image(rng, 480, 640, 3);  // CLIP: 640x480 -> 448x336, crop 336
+  ASSERT_TRUE(simd_equals_scalar(im, 336, 448, PilFilter::kBicubic, ResizeRegion{0, 56, 336, 336}));
+}
+
 TEST(PilResample, RegionIsCropOfFullResize) {
   std::mt19937 rng(11);
   RgbImage im = random_image(rng, 97, 131, 3);
