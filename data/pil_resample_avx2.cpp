@@ -44,7 +44,7 @@ __attribute__((target("avx2"))) inline __m256i load256(const void* p) {
 // fit one window, one broadcast load serves the vector (shared_window).
 // Downscales up to about 4x fit (a lane's 4 bytes span 2 pixels: 3 channels
 // need first[x + 1] - first[x] <= 4), upscales always do.
-// Four rows share each step's mask and weights; four vectors (32 output
+// Three rows share each step's mask and weights; four vectors (32 output
 // bytes) are packed with saturation (Pillow's clip to 0..255 after >> 22)
 // and stored together.
 
@@ -77,7 +77,8 @@ bool fill_step(const ByteTaps* out, int channels, int row_bytes, int p, ByteTapS
       const ByteTaps& o = out[k / 2];
       const int t = 2 * p + k % 2;
       const bool used = t < o.count;
-      const int32_t weight = used ? o.weights[t] : 0;
+      const int32_t maybe_weight = o.weights[t];  // readable: see build_byte_window_plan
+      const int32_t weight = used ? maybe_weight : 0;
       byte[k] = used ? o.first_byte + t * channels : -1;
       step->kh[k] = weight_high(weight);
       step->kl[k] = weight_low(weight);
@@ -108,37 +109,44 @@ void share_windows(const std::vector<int>& shared, ByteWindowPlan* plan) {
   plan->shared_window = true;
 }
 
+// Adds step s's products to kRows rows' sums (kFirst: sets them, low to
+// products + 1 << 21, so the common one-step vector has no loop).
+template <int kRows, bool kShared, bool kFirst>
+__attribute__((target("avx2"), always_inline)) inline void add_step(
+    const ByteWindowPlan& plan, int s, const uint8_t* const* src, __m256i* high, __m256i* low) {
+  const ByteTapStep& step = plan.steps[s];
+  __m256i mask = load256(step.mask), kh = load256(step.kh), kl = load256(step.kl);
+  // Keep them in registers for all rows (GCC would reload them as operands).
+  __asm__("" : "+x"(mask), "+x"(kh), "+x"(kl));
+  const int32_t* window = plan.windows.data() + 2 * size_t(s);
+  #pragma GCC unroll 4
+  for (int r = 0; r < kRows; ++r) {
+    const __m128i* w0 = reinterpret_cast<const __m128i*>(src[r] + window[0]);
+    const __m256i bytes =
+        kShared ? _mm256_broadcastsi128_si256(_mm_loadu_si128(w0))
+                : _mm256_inserti128_si256(
+                      _mm256_castsi128_si256(_mm_loadu_si128(w0)),
+                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[r] + window[1])), 1);
+    const __m256i words = _mm256_shuffle_epi8(bytes, mask);
+    const __m256i ph = _mm256_madd_epi16(words, kh), pl = _mm256_madd_epi16(words, kl);
+    high[r] = kFirst ? ph : _mm256_add_epi32(high[r], ph);
+    low[r] = _mm256_add_epi32(kFirst ? _mm256_set1_epi32(kHalf) : low[r], pl);
+  }
+}
+
 // The int32 results (sum >> 22) of vector v for kRows rows, which share each
 // step's mask and weights.
 template <int kRows, bool kShared>
 __attribute__((target("avx2"), always_inline)) inline void vector_sums(
     const ByteWindowPlan& plan, int v, const uint8_t* const* src, __m256i* out) {
+  const int s0 = plan.step_begin[v], s1 = plan.step_begin[v + 1];
+  if (s0 == s1) {  // no taps (past the row's end): Pillow's clip8(1 << 21) = 0
+    for (int r = 0; r < kRows; ++r) out[r] = _mm256_setzero_si256();
+    return;
+  }
   __m256i high[kRows], low[kRows];
-  #pragma GCC unroll 4
-  for (int r = 0; r < kRows; ++r) {
-    high[r] = _mm256_setzero_si256();
-    low[r] = _mm256_set1_epi32(kHalf);
-  }
-  for (int s = plan.step_begin[v]; s < plan.step_begin[v + 1]; ++s) {
-    const ByteTapStep& step = plan.steps[s];
-    __m256i mask = load256(step.mask), kh = load256(step.kh), kl = load256(step.kl);
-    // Keep them in registers for all rows (GCC would reload them as operands).
-    __asm__("" : "+x"(mask), "+x"(kh), "+x"(kl));
-    const int32_t* window = plan.windows.data() + 2 * size_t(s);
-    #pragma GCC unroll 4
-    for (int r = 0; r < kRows; ++r) {
-      const __m128i* w0 = reinterpret_cast<const __m128i*>(src[r] + window[0]);
-      const __m256i bytes =
-          kShared ? _mm256_broadcastsi128_si256(_mm_loadu_si128(w0))
-                  : _mm256_inserti128_si256(
-                        _mm256_castsi128_si256(_mm_loadu_si128(w0)),
-                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[r] + window[1])),
-                        1);
-      const __m256i words = _mm256_shuffle_epi8(bytes, mask);
-      high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(words, kh));
-      low[r] = _mm256_add_epi32(low[r], _mm256_madd_epi16(words, kl));
-    }
-  }
+  add_step<kRows, kShared, true>(plan, s0, src, high, low);
+  for (int s = s0 + 1; s < s1; ++s) add_step<kRows, kShared, false>(plan, s, src, high, low);
   #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) out[r] = finish_sum(high[r], low[r]);
 }
@@ -174,16 +182,24 @@ __attribute__((target("avx2"))) void rows_bytes(const ByteWindowPlan& plan,
   }
 }
 
+// Rows per block: each step's mask and weights serve them all. 3 keeps the
+// 6 accumulators, 3 plan registers and per-row temporaries within AVX2's 16
+// registers (4 spills, 2 slower on 640 -> 448 and no faster on 640 -> 1024).
+constexpr int kBlockRows = 3;
+
 template <bool kShared>
 void horizontal_bytes_t(const RgbImage& in, int y0, int y1, const ByteWindowPlan& plan,
                         uint8_t* dst) {
   const size_t out_row = size_t(plan.out_bytes);
   int y = y0;
-  for (; y + 4 <= y1; y += 4) {  // four rows share each step's mask and weights
-    const uint8_t* src[4] = {in.row(y), in.row(y + 1), in.row(y + 2), in.row(y + 3)};
-    uint8_t* out[4];
-    for (int r = 0; r < 4; ++r) out[r] = dst + size_t(y + r - y0) * out_row;
-    rows_bytes<4, kShared>(plan, src, out);
+  for (; y + kBlockRows <= y1; y += kBlockRows) {
+    const uint8_t* src[kBlockRows];
+    uint8_t* out[kBlockRows];
+    for (int r = 0; r < kBlockRows; ++r) {
+      src[r] = in.row(y + r);
+      out[r] = dst + size_t(y + r - y0) * out_row;
+    }
+    rows_bytes<kBlockRows, kShared>(plan, src, out);
   }
   for (; y < y1; ++y) {
     const uint8_t* src[1] = {in.row(y)};
@@ -204,9 +220,17 @@ bool build_byte_window_plan(const PilCoefficients& co, int channels, int in_widt
   plan->step_begin.assign(1, 0);
   plan->steps.clear();
   plan->windows.clear();
-  std::vector<ByteTaps> out(size_t(plan->vectors) * 8);  // past out_bytes: no taps
+  // The weights with zeros after them: fill_step reads weights[t] of every
+  // output byte for t < the vector's largest count (and selects 0 past the
+  // byte's own count) without a branch.
+  const int max_count = *std::max_element(co.count.begin() + col0, co.count.begin() + col0 + ncols);
+  std::vector<int32_t> weights(co.weights.size() + max_count + 1, 0);
+  std::copy(co.weights.begin(), co.weights.end(), weights.begin());
+  // Bytes past out_bytes: no taps.
+  std::vector<ByteTaps> out(size_t(plan->vectors) * 8,
+                            ByteTaps{0, 0, weights.data() + co.weights.size()});
   for (int b = 0, x = col0, c = 0; b < out_bytes; ++b) {
-    out[b] = ByteTaps{co.first[x] * channels + c, co.count[x], co.weights.data() + co.offset[x]};
+    out[b] = ByteTaps{co.first[x] * channels + c, co.count[x], weights.data() + co.offset[x]};
     if (++c == channels) c = 0, ++x;
   }
   for (int v = 0; v < plan->vectors; ++v) {
