@@ -153,7 +153,7 @@ namespace {
 // The coefficients of one axis of a resize and, for the horizontal pass, the
 // byte kernel's plan. Kept per thread for the last few sizes: the loader
 // resizes many images of the same few sizes, and building them costs about
-// a tenth of a horizontal pass.
+// a quarter of a horizontal pass (0.03 ms for SAM's 640 -> 1024).
 struct AxisPlan {
   int in_size = -1, out_size = -1;
   PilFilter filter = PilFilter::kBilinear;
