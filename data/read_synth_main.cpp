@@ -15,6 +15,8 @@ DEFINE_int64(val_images, 50, "ReasonSeg val images");
 DEFINE_int64(seed, 1, "random seed");
 DEFINE_string(tokenizer_out, "", "if set, train a SentencePiece BPE tokenizer on the text into this folder");
 DEFINE_int32(vocab_size, 1000, "tokenizer vocabulary size (SentencePiece pieces)");
+DEFINE_string(templates, "configs/templates/read.yaml",
+              "with --tokenizer_out: the question/answer templates, whose text joins the tokenizer's corpus");
 
 namespace fs = std::filesystem;
 
@@ -75,8 +77,15 @@ int main(int argc, char** argv) {
       std::ofstream corpus(s.corpus_path, std::ios::app);
       corpus << "A chat between a curious human and an artificial intelligence assistant. The assistant "
                 "gives helpful, detailed, and polite answers to the human's questions.\nUSER: ASSISTANT:\n";
-      fs::path templates = fs::path(__FILE__).parent_path().parent_path() / "configs/templates/read.yaml";
-      if (fs::exists(templates)) corpus << std::ifstream(templates).rdbuf();
+      // (Not found relative to __FILE__: ccache's base_dir makes that a path
+      // relative to the build folder.)
+      std::ifstream templates(FLAGS_templates);
+      if (!templates) {
+        LOG(ERROR) << "--templates " << FLAGS_templates
+                   << ": cannot open (run from the project root or give the template file's path)";
+        return 2;
+      }
+      corpus << templates.rdbuf();
       corpus.close();
       if (train_tokenizer(s.corpus_path, FLAGS_tokenizer_out, FLAGS_vocab_size)) return 1;
       LOG(INFO) << "read_synth: tokenizer written to " << FLAGS_tokenizer_out;

@@ -1,6 +1,6 @@
 // Every program answers --help with its own usage and flags (not the ~250
 // lines of LibTorch's and glog's flags gflags would list) and exit status 0;
-// a command line it cannot use exits non-zero.
+// a command line it cannot use exits non-zero, naming what is wrong.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,6 +38,13 @@ TEST(ProgramHelp, OwnUsageAndFlagsOnly) {
     EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 80) << text;
   }
   EXPECT_NE(run_command(program("read_synth") + " > /dev/null 2>&1"), 0);     // no --out
+  // A tokenizer corpus without its templates is an error, not a smaller vocabulary.
+  EXPECT_EQ(run_command(program("read_synth") + " --out " + dir + "/synth --train_images 2 --val_images 1" +
+                        " --tokenizer_out " + dir + "/tok --templates " + dir + "/none.yaml > " + dir +
+                        "/synth.txt 2>&1"),
+            2);
+  EXPECT_NE(read_all(dir + "/synth.txt").find("none.yaml: cannot open"), std::string::npos)
+      << read_all(dir + "/synth.txt");
   EXPECT_NE(run_command(program("read_trainer") + " > /dev/null 2>&1"), 0);   // no config
   EXPECT_NE(run_command(program("read_pack") + " nosuchdataset > /dev/null 2>&1"), 0);
 }
