@@ -29,9 +29,10 @@ std::string fresh_dir(const std::string& name) {
 }
 
 bool make_packed_synth(const std::string& dir, int train_images, int val_images) {
-  return run_command(program("read_synth") + " --out " + dir + "/raw --train_images " + std::to_string(train_images) +
-                     " --val_images " + std::to_string(val_images) + " --tokenizer_out " + dir + "/tokenizer --templates " +
-                     source_dir() + "/configs/templates/read.yaml") == 0 &&
+  // From the project root with the default --templates, as launch/quickstart.sh runs it.
+  return run_command("cd '" + source_dir() + "' && " + program("read_synth") + " --out " + dir + "/raw --train_images " +
+                     std::to_string(train_images) + " --val_images " + std::to_string(val_images) +
+                     " --tokenizer_out " + dir + "/tokenizer") == 0 &&
          run_command(program("read_pack") + " all --root " + dir + "/raw --out " + dir + "/packed") == 0;
 }
 

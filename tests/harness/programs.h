@@ -16,7 +16,8 @@ int run_command(const std::string& command);
 // A fresh temporary folder named after the test (removed first if present).
 std::string fresh_dir(const std::string& name);
 
-// read_synth (its tokenizer too) + read_pack all into `dir`: dir/tokenizer,
+// read_synth (its tokenizer too; run from the project root with its default
+// --templates, as launch/quickstart.sh does) + read_pack all into `dir`: dir/tokenizer,
 // dir/packed. Returns false when a program failed.
 bool make_packed_synth(const std::string& dir, int train_images, int val_images);
 
