@@ -19,7 +19,7 @@
 //   bench_loader [workers=2] [items=400] [tokenizer folder] [train|mix]
 // ("train": only part 1, "mix": only part 5)
 // (run from the project root: the default tokenizer is the fixture's,
-// ../shared/fixtures/tokenizer_llama_bpe1000/tokenizer)
+// $READ_FIXTURES or ../shared/fixtures, /tokenizer_llama_bpe1000/tokenizer)
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -38,6 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_util.h"
 #include "data/clip_preprocess.h"
 #include "data/jpeg_decode.h"
 #include "data/pack.h"
@@ -353,7 +354,7 @@ int main(int argc, char** argv) {
   const int workers = argc > 1 ? std::atoi(argv[1]) : 2;
   const int items = argc > 2 ? std::atoi(argv[2]) : 400;
   const std::string tokenizer_dir =
-      argc > 3 ? argv[3] : "../shared/fixtures/tokenizer_llama_bpe1000/tokenizer";
+      argc > 3 ? argv[3] : rd::bench::fixtures_dir() + "/tokenizer_llama_bpe1000/tokenizer";
   at::set_num_threads(1);
 
   std::vector<std::vector<uint8_t>> jpegs;

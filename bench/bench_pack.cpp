@@ -1,13 +1,14 @@
 // Throughput of the packing path: COCO polygon -> mask (pycocotools port),
 // ReasonSeg LabelMe mask (OpenCV port), and read_pack on the public
 // raw_datasets fixture (records/s, MB/s) plus random record reads.
-//   build/bench_pack [fixtures_root]
+//   build/bench_pack [fixtures_root]   (default $READ_FIXTURES, else ../shared/fixtures)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <random>
 
+#include "bench/bench_util.h"
 #include "data/lmdb_store.h"
 #include "data/mask_coco.h"
 #include "data/mask_reason.h"
@@ -21,7 +22,7 @@ static double since(Clock::time_point t0) {
 }
 
 int main(int argc, char** argv) {
-  const std::string fixtures = argc > 1 ? argv[1] : "../shared/fixtures";
+  const std::string fixtures = argc > 1 ? argv[1] : rd::bench::fixtures_dir();
   // A 60-vertex polygon on a 480x640 image (a typical COCO instance).
   std::vector<double> xy;
   for (int i = 0; i < 60; ++i) {

@@ -1,8 +1,11 @@
-// Timing shared by the benchmarks: the median wall time of a repeated call.
+// Shared by the benchmarks: the median wall time of a repeated call, and
+// where the reference fixtures are.
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace rd::bench {
@@ -19,6 +22,13 @@ inline double median_ms(int reps, const std::function<void()>& fn) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// $READ_FIXTURES when set, else ../shared/fixtures (from the project root),
+// as the tests take it.
+inline std::string fixtures_dir() {
+  const char* env = std::getenv("READ_FIXTURES");
+  return env && *env ? env : "../shared/fixtures";
 }
 
 }  // namespace rd::bench
