@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include "checkpoints/formats/pickle.h"
@@ -29,6 +31,45 @@ struct Ref {
   std::vector<ReferSentence> sentences;
 };
 
+// One dataset's instances.json and refs pickle, parsed. Its splits are
+// packed one after another and share them: the last dataset's tables are
+// kept (refcoco's instances.json is ~40 MB of JSON, read once instead of once
+// per split). The key includes both files' sizes and modification times.
+struct ReferTables {
+  std::map<int64_t, nlohmann::json> images, anns;
+  std::map<int64_t, std::string> categories;
+  pickle::Document refs;
+};
+
+std::shared_ptr<const ReferTables> refer_tables(BuildContext& ctx, const std::string& instances_rel,
+                                                const std::string& refs_rel) {
+  const std::string iw = ctx.path(instances_rel), rp = ctx.path(refs_rel);
+  READ_CHECK(ctx.exists(refs_rel), rp, ": missing refs pickle");
+  auto stamp = [](const std::string& p) {
+    std::error_code ec;
+    const auto t = fs::last_write_time(p, ec).time_since_epoch().count();
+    return p + "|" + std::to_string(fs::file_size(p, ec)) + "|" + std::to_string(t);
+  };
+  const std::string key = stamp(iw) + "|" + stamp(rp);
+  static std::mutex mutex;
+  static std::string last_key;
+  static std::shared_ptr<const ReferTables> last;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (last && key == last_key) return last;
+  }
+  auto t = std::make_shared<ReferTables>();
+  const nlohmann::json inst = parse_json_text(ctx.read(instances_rel), iw);
+  for (const auto& im : json_at(inst, "images", iw)) t->images[json_int(im, "id", iw + " image")] = im;
+  for (const auto& a : json_at(inst, "annotations", iw)) t->anns[json_int(a, "id", iw + " annotation")] = a;
+  if (inst.contains("categories"))
+    for (const auto& c : inst["categories"]) t->categories[json_int(c, "id", iw + " category")] = c.value("name", "");
+  t->refs = pickle::read_file(rp);
+  std::lock_guard<std::mutex> lock(mutex);
+  last_key = key, last = t;
+  return t;
+}
+
 class ReferSegSource : public RawSource {
  public:
   ReferSegSource(const std::string& root, ReferDatasetInfo ds, std::string split)
@@ -37,20 +78,9 @@ class ReferSegSource : public RawSource {
     instances_rel_ = dir + "/instances.json";
     refs_rel_ = dir + "/refs(" + ds_.split_by + ").p";
     BuildContext ctx(root, nullptr);
-    const nlohmann::json inst = parse_json_text(ctx.read(instances_rel_), ctx.path(instances_rel_));
-    const std::string iw = ctx.path(instances_rel_);
-    for (const auto& im : json_at(inst, "images", iw)) {
-      const int64_t id = json_int(im, "id", iw + " image");
-      images_[id] = im;
-    }
-    for (const auto& a : json_at(inst, "annotations", iw)) anns_[json_int(a, "id", iw + " annotation")] = a;
-    if (inst.contains("categories"))
-      for (const auto& c : inst["categories"]) categories_[json_int(c, "id", iw + " category")] = c.value("name", "");
-    // refs
+    tables_ = refer_tables(ctx, instances_rel_, refs_rel_);
     const std::string rp = ctx.path(refs_rel_);
-    READ_CHECK(ctx.exists(refs_rel_), rp, ": missing refs pickle");
-    pickle::Document doc = pickle::read_file(rp);
-    for (const pickle::Value* r : doc.root().as_list(rp + " (list of refs)")) {
+    for (const pickle::Value* r : tables_->refs.root().as_list(rp + " (list of refs)")) {
       const std::string rw = rp + " ref";
       Ref ref;
       ref.ref_id = r->at("ref_id").as_int(rw + " ref_id");
@@ -79,8 +109,8 @@ class ReferSegSource : public RawSource {
   size_t size() const override { return order_.size(); }
   std::string item_name(size_t i) const override {
     std::string name = refs_rel_ + " image " + std::to_string(order_[i]);
-    auto im = images_.find(order_[i]);
-    if (im != images_.end() && im->second.contains("file_name") && im->second["file_name"].is_string())
+    auto im = tables_->images.find(order_[i]);
+    if (im != tables_->images.end() && im->second.contains("file_name") && im->second["file_name"].is_string())
       name += " (" + image_rel(im->second["file_name"].get<std::string>()) + ")";
     return name;
   }
@@ -92,8 +122,8 @@ class ReferSegSource : public RawSource {
   std::optional<BuiltItem> build(size_t i, BuildContext& ctx, std::string*) override {
     const int64_t image_id = order_[i];
     const std::string what = ctx.path(refs_rel_) + " image " + std::to_string(image_id);
-    auto im = images_.find(image_id);
-    READ_CHECK(im != images_.end(), what, ": refs point to image ", image_id, ", which ",
+    auto im = tables_->images.find(image_id);
+    READ_CHECK(im != tables_->images.end(), what, ": refs point to image ", image_id, ", which ",
                instances_rel_, " does not have");
     const std::string iw = ctx.path(instances_rel_) + " image " + std::to_string(image_id);
     const int64_t h = json_int(im->second, "height", iw), w = json_int(im->second, "width", iw);
@@ -102,8 +132,8 @@ class ReferSegSource : public RawSource {
     rec.image_id = image_id;
     std::set<int64_t> seen;
     for (const Ref& ref : by_image_.at(image_id)) {
-      auto a = anns_.find(ref.ann_id);
-      READ_CHECK(a != anns_.end(), what, ": ref ", ref.ref_id, " points to annotation ", ref.ann_id,
+      auto a = tables_->anns.find(ref.ann_id);
+      READ_CHECK(a != tables_->anns.end(), what, ": ref ", ref.ref_id, " points to annotation ", ref.ann_id,
                  ", which ", instances_rel_, " does not have");
       for (const auto& s : ref.sentences) rec.sentences.push_back(s);
       if (!seen.insert(ref.ann_id).second) continue;
@@ -123,7 +153,7 @@ class ReferSegSource : public RawSource {
 
   nlohmann::json manifest() const override {
     nlohmann::json cats = nlohmann::json::array();
-    for (const auto& [id, name] : categories_) cats.push_back({{"id", id}, {"name", name}});
+    for (const auto& [id, name] : tables_->categories) cats.push_back({{"id", id}, {"name", name}});
     size_t n_sent = 0;
     for (const auto& [id, refs] : by_image_)
       for (const auto& r : refs) n_sent += r.sentences.size();
@@ -136,8 +166,7 @@ class ReferSegSource : public RawSource {
  private:
   ReferDatasetInfo ds_;
   std::string split_, instances_rel_, refs_rel_;
-  std::map<int64_t, nlohmann::json> images_, anns_;
-  std::map<int64_t, std::string> categories_;
+  std::shared_ptr<const ReferTables> tables_;
   std::map<int64_t, std::vector<Ref>> by_image_;
   std::vector<int64_t> order_;
 };
