@@ -49,8 +49,9 @@ void horizontal_bytes(const RgbImage& in, int y0, int y1, const ByteWindowPlan& 
 void horizontal_rgb_pairs(const RgbImage& in, int y0, int y1, const PilCoefficients& co,
                           int col0, int ncols, uint8_t* dst);
 
-// One output row of the vertical pass for bytes [0, 16 * floor(len / 16));
-// returns how many bytes it wrote (the caller does the rest).
+// One output row of the vertical pass, all len bytes when len >= 32 (two
+// taps per multiply, 32 bytes per block; see pil_resample_avx2.cpp); returns
+// how many bytes it wrote: len, or 0 (the caller does them).
 int vertical_row(const uint8_t* src, size_t stride, const int32_t* k, int n, int len,
                  uint8_t* out);
 

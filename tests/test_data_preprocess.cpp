@@ -245,6 +245,37 @@ TEST(PilResample, SimdEqualsScalarAcrossTheByteKernelLimit) {
 // Crops of the resize (CLIP's center crop): windows and stores start at the
 // region's first column; one input size with many regions in a row (the
 // per-thread plan cache keyed by columns and channels).
+// The vertical kernel alone (output width = input width, so no horizontal
+// pass): heights 1..20 in and out, row lengths around its 32-byte blocks
+// (shorter rows are scalar, longer ones end with an overlapping block),
+// then downscales to 1..7 rows (up to 250 bicubic taps, odd and even) and
+// row regions that start and end anywhere.
+TEST(PilResample, VerticalKernelEqualsScalar) {
+  if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(13);
+  const int widths[][2] = {{1, 31}, {3, 11}, {1, 32}, {3, 13}, {4, 9}, {1, 63}, {3, 37}, {4, 24}};
+  for (const auto& [channels, w] : widths)
+    for (int h = 1; h <= 20; ++h) {
+      RgbImage im = random_image(rng, h, w, channels);
+      for (int oh = 1; oh <= 20; ++oh)
+        for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic})
+          ASSERT_TRUE(simd_equals_scalar(im, oh, w, f, ResizeRegion{0, 0, oh, w}));
+    }
+  for (int h : {97, 250, 501}) {
+    RgbImage im = random_image(rng, h, 45, 3);
+    for (int oh = 1; oh <= 7; ++oh)
+      for (auto f : {PilFilter::kBilinear, PilFilter::kBicubic})
+        for (int top = 0; top < oh; ++top)
+          ASSERT_TRUE(simd_equals_scalar(im, oh, 45, f, ResizeRegion{top, 0, oh - top, 45}));
+  }
+  RgbImage im = random_image(rng, 19, 67, 3);
+  for (int top = 0; top < 40; top += 3)
+    for (int height = 1; top + height <= 40; height += 4)
+      for (int left = 0; left < 67; left += 11)
+        ASSERT_TRUE(simd_equals_scalar(im, 40, 67, PilFilter::kBicubic,
+                                       ResizeRegion{top, left, height, 67 - left}));
+}
+
 TEST(PilResample, SimdEqualsScalarOnRegions) {
   if (!detail::pil_simd_available()) GTEST_SKIP() << "no AVX2 on this CPU";
   std::mt19937 rng(13);
