@@ -114,10 +114,10 @@ void collect_poly_edges(uint8_t* img, int h, int w, const std::vector<IPoint>& v
                         std::vector<PolyEdge>& edges, uint8_t value) {
   const int count = static_cast<int>(v.size());
   IPoint pt0 = v[count - 1], pt1;
-  pt0.x = pt0.x << kXyShift;  // shift 0, offset 0: delta = 0
+  pt0.x = pt0.x * kXyOne;  // OpenCV: << XY_SHIFT (UB for negative x in C++17); shift 0, offset 0: delta = 0
   for (int i = 0; i < count; ++i, pt0 = pt1) {
     pt1 = v[i];
-    pt1.x = pt1.x << kXyShift;
+    pt1.x = pt1.x * kXyOne;
     IPoint t0, t1;
     t0.y = pt0.y, t1.y = pt1.y;
     t0.x = (pt0.x + (kXyOne >> 1)) >> kXyShift;
