@@ -190,6 +190,20 @@ void write_raw_root(const std::filesystem::path& root, const std::vector<std::ve
   std::ofstream(root / "llava_dataset/llava_instruct_150k.json") << vqa.dump();
 }
 
+// The loader settings of both TrainLoader parts: packed_dir, mixture,
+// `workers` threads, micro-batch 2, the project's templates.
+rd::TrainLoaderConfig bench_loader_config(const std::string& packed_dir, std::vector<rd::FamilySpec> mixture,
+                                          int workers) {
+  rd::TrainLoaderConfig lc;
+  lc.packed_dir = packed_dir;
+  lc.mixture = std::move(mixture);
+  lc.templates_path = "configs/templates/read.yaml";
+  lc.micro_batch = 2;
+  lc.workers = workers;
+  lc.prefetch = 2 * workers + 2;
+  return lc;
+}
+
 Rate train_loader_rate(const rd::TrainLoaderConfig& config, const rd::TextEncoder& enc, int items) {
   rd::TrainLoader loader(config, enc);
   const int batches = std::max(4, items / int(config.micro_batch));
@@ -218,13 +232,8 @@ void train_loader_part(const std::vector<std::vector<uint8_t>>& jpegs, const std
   po.progress = false;
   for (const char* ds : {"ReasonSeg", "llava_instruct_150k"})
     rd::pack_dataset(rd::find_pack_dataset(ds), "train", po);
-  rd::TrainLoaderConfig lc;
-  lc.packed_dir = po.out;
-  lc.mixture = {{"reason_seg", 1, {"ReasonSeg"}}, {"vqa", 1, {"llava_instruct_150k"}}};
-  lc.templates_path = "configs/templates/read.yaml";
-  lc.micro_batch = 2;
-  lc.workers = workers;
-  lc.prefetch = 2 * workers + 2;
+  rd::TrainLoaderConfig lc =
+      bench_loader_config(po.out, {{"reason_seg", 1, {"ReasonSeg"}}, {"vqa", 1, {"llava_instruct_150k"}}}, workers);
   if (stage_times) {  // single-thread times of the loader's own steps
     const rd::SampleSource src(lc, enc);
     int64_t k = 0;
@@ -285,22 +294,18 @@ void read_mix_part(const rd::TextEncoder& enc, int workers, int items) {
   po.progress = false;
   for (const rd::DatasetSpec& ds : rd::pack_datasets())
     if (ds.present(po.root)) rd::pack_dataset(ds, "train", po);
-  rd::TrainLoaderConfig lc;
-  lc.packed_dir = po.out;
   // READ's ratios (sem_seg 10, refer 1, neg_refer 1, vqa 1, reason 10; the
   // synthetic layout has no FP-refCOCO for correct_refer_seg's 1).
-  lc.mixture = {{"sem_seg", 10, {"mapillary"}},
-                {"refer_seg", 1, {"refcoco"}},
-                {"neg_refer_seg", 1, {"R-refcoco"}},
-                {"vqa", 1, {"llava_instruct_150k"}},
-                {"reason_seg", 10, {"ReasonSeg"}}};
-  lc.templates_path = "configs/templates/read.yaml";
-  lc.micro_batch = 2;
-  lc.workers = workers;
-  lc.prefetch = 2 * workers + 2;
+  rd::TrainLoaderConfig lc = bench_loader_config(po.out,
+                                                 {{"sem_seg", 10, {"mapillary"}},
+                                                  {"refer_seg", 1, {"refcoco"}},
+                                                  {"neg_refer_seg", 1, {"R-refcoco"}},
+                                                  {"vqa", 1, {"llava_instruct_150k"}},
+                                                  {"reason_seg", 10, {"ReasonSeg"}}},
+                                                 workers);
   {  // single thread, per family: decode alone vs a whole sample (load + collate of a batch of 1)
     std::printf("single thread, per family (ms per sample): decode | decorated + preprocessed + collated\n");
-    for (const rd::FamilySpec& f : std::vector<rd::FamilySpec>(lc.mixture)) {
+    for (const rd::FamilySpec& f : lc.mixture) {
       rd::TrainLoaderConfig one = lc;
       one.mixture = {f};
       const rd::SampleSource src(one, enc);

@@ -140,7 +140,7 @@ READ_VECTORIZE_LOOPS std::vector<uint8_t> remap_labels(const LabelMap& raw, cons
   const int32_t* table = lut.data();
   uint8_t* o = out.data();
   int32_t missing = 0;
-  for (size_t i = 0, n = out.size(); i < n; ++i) {
+  for (size_t i = 0, pixels = out.size(); i < pixels; ++i) {
     const int32_t c = table[values[i]];
     missing |= c;
     o[i] = static_cast<uint8_t>(c);
