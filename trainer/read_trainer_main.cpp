@@ -69,9 +69,9 @@ int main(int argc, char** argv) {
     rd::CommunicatorOptions co;
     if (torch::cuda::is_available())
       co.device = torch::Device(torch::kCUDA, mpi.local_rank() % static_cast<int>(torch::cuda::device_count()));
-    LOG(INFO) << "rank " << mpi.rank() << " computes on " << co.device;
     auto comm = rd::make_communicator(co);
-    rd::Trainer trainer(c, *comm, co.device);
+    LOG(INFO) << "rank " << mpi.rank() << " computes on " << comm->device();
+    rd::Trainer trainer(c, *comm);
     rd::SegmentationMetrics m = trainer.run();
     LOG(INFO) << "final validation: gIoU " << m.giou() << " cIoU " << m.ciou();
     return 0;

@@ -31,8 +31,8 @@ void set_cpu_rng_state(const torch::Tensor& state) {
 }
 }  // namespace
 
-Trainer::Trainer(const TrainConfig& config, Communicator& comm, torch::Device device)
-    : config_(config), comm_(comm), device_(device), tokenizer_(Tokenizer::from_folder(config.model.tokenizer_dir)) {
+Trainer::Trainer(const TrainConfig& config, Communicator& comm)
+    : config_(config), comm_(comm), device_(comm.device()), tokenizer_(Tokenizer::from_folder(config.model.tokenizer_dir)) {
   torch::manual_seed(config.train.seed);  // same initial weights on every rank (also broadcast by ZeRO)
   model_ = make_read_model(config.model, tokenizer_);
   // Working weights in the compute precision (the reference's DeepSpeed bf16

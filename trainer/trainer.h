@@ -24,9 +24,9 @@ namespace rd {
 
 class Trainer {
  public:
-  // device: where this rank computes (CPU, or its CUDA device); the
-  // communicator must work on tensors of that device.
-  Trainer(const TrainConfig& config, Communicator& comm, torch::Device device = torch::kCPU);
+  // The rank computes on its communicator's device (CPU for MPI, the rank's
+  // GPU for NCCL).
+  Trainer(const TrainConfig& config, Communicator& comm);
   // Trains to total_steps; returns the final validation metrics.
   SegmentationMetrics run();
   // gIoU / cIoU on the packed validation set (every rank evaluates its share).
