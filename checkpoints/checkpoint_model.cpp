@@ -51,7 +51,7 @@ CheckpointModel load_checkpoint_model(const std::string& dir, const std::string&
   const std::string weights = (d / "trainable.safetensors").string();
   load_trainable_weights(*model, load_safetensors(weights), weights);
   LOG(INFO) << "model of " << step_dir << " rebuilt (" << m.init << " init, seed " << t.seed << ")";
-  return CheckpointModel{step_dir, yaml, std::move(m), std::move(t), std::move(tok), model};
+  return CheckpointModel{step_dir, std::move(m), std::move(t), std::move(tok), model};
 }
 
 }  // namespace rd

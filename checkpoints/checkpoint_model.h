@@ -22,7 +22,6 @@ namespace rd {
 
 struct CheckpointModel {
   std::string step_dir;       // the resolved step_<N> directory
-  std::string config_path;
   ModelSection model_config;  // tokenizer_dir = the tokenizer used
   TrainSection train_config;
   Tokenizer tokenizer;

@@ -195,11 +195,7 @@ void CheckpointManager::save(const CheckpointSave& c) {
     state["world_size"] = world;
     write_durably(tmp / "trainer_state.json", state.dump(2));
     write_durably(tmp / "layout.json", c.shard.layout.to_json());
-    if (!c.config_yaml.empty()) {
-      write_durably(tmp / "config.yaml", c.config_yaml);
-    } else if (!c.config_path.empty()) {
-      fs::copy_file(c.config_path, tmp / "config.yaml");
-    }
+    if (!c.config_yaml.empty()) write_durably(tmp / "config.yaml", c.config_yaml);
     // Only the tokenizer files: with model.init pretrained tokenizer_dir is the
     // LLaVA folder, weights included. (seal() fsyncs every file.)
     if (!c.tokenizer_dir.empty()) copy_tokenizer_files(c.tokenizer_dir, (tmp / "tokenizer").string());

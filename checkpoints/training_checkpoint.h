@@ -43,8 +43,7 @@ struct CheckpointSave {
   StateDict trainable;        // consolidated weights (rank 0 writes them)
   ZeroShardState shard;       // this rank's
   torch::Tensor rng_state;    // this rank's torch CPU generator state
-  std::string config_path;    // copied in as config.yaml (rank 0) unless config_yaml is set
-  std::string config_yaml;    // written as config.yaml (rank 0): the run's config, overrides applied
+  std::string config_yaml;    // written as config.yaml (rank 0) unless empty: the run's config, overrides applied
   std::string tokenizer_dir;  // copied in (rank 0), may be empty
 };
 

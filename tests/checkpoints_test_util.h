@@ -76,7 +76,11 @@ inline std::string save_training_checkpoint(const fs::path& root, int64_t step, 
   c.trainer_state = {{"epoch", 0}, {"cursor", 0}};
   c.trainable = trainable;
   c.shard = shard_consolidated(st, PartitionLayout::make(shapes, 1), 0);
-  c.config_path = config_path;
+  if (!config_path.empty()) {  // the file's text, as the trainer saves its resolved config
+    std::ifstream in(config_path);
+    READ_CHECK(in.good(), config_path, ": cannot open");
+    c.config_yaml.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   c.tokenizer_dir = tokenizer_dir;
   mgr.save(c);
   return (root / ("step_" + std::to_string(step))).string();

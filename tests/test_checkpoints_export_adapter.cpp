@@ -55,13 +55,10 @@ struct Fixture {
     c.step = 5;
     c.trainable = trainable;
     c.shard = rd::shard_consolidated(st, layout, 0);
-    if (with_config) {
-      c.config_path = (fs::temp_directory_path() / ("read_export_cfg_" + std::to_string(::getpid()) + ".yaml")).string();
-      std::ofstream(c.config_path) << "model:\n  lora:\n    r: 4\n    alpha: 8\n    dropout: 0.1\n"
-                                      "    target_modules: [q_proj, v_proj]\n";
-    }
+    if (with_config)
+      c.config_yaml = "model:\n  lora:\n    r: 4\n    alpha: 8\n    dropout: 0.1\n"
+                      "    target_modules: [q_proj, v_proj]\n";
     mgr.save(c);
-    if (with_config) fs::remove(c.config_path);
   }
 };
 
