@@ -52,6 +52,11 @@ class ConfigReader {
   // A path that must exist (file or directory); relative paths are resolved
   // against the config file's directory when `relative_to_config`.
   std::string existing_path(const std::string& key, bool relative_to_config = true);
+  // existing_path(key) when `must_exist`, else the value as written (the
+  // trainer's --plan, where the real weights and data need not be here).
+  std::string path(const std::string& key, bool must_exist) {
+    return must_exist ? existing_path(key) : required<std::string>(key);
+  }
 
   bool has(const std::string& key) const;
   ConfigReader child(const std::string& key);  // nested mapping (may be absent)

@@ -1,34 +1,20 @@
 #include "data/data_config.h"
 
-#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
 
 namespace rd {
 namespace fs = std::filesystem;
-namespace {
-
-const std::vector<std::string> kFamilies{"sem_seg",           "refer_seg", "neg_refer_seg",
-                                         "correct_refer_seg", "vqa",       "reason_seg"};
-
-std::string path_key(ConfigReader& r, const std::string& key, bool check) {
-  return check ? r.existing_path(key) : r.required<std::string>(key);
-}
-
-}  // namespace
 
 DataSection DataSection::read(ConfigReader r, bool check) {
   DataSection d;
-  d.packed_dir = path_key(r, "packed_dir", check);
+  d.packed_dir = r.path("packed_dir", check);
   for (ConfigReader e : r.items("mixture")) {
     MixtureEntry m;
     m.family = e.required<std::string>("family");
-    if (std::find(kFamilies.begin(), kFamilies.end(), m.family) == kFamilies.end()) {
-      std::string list;
-      for (const auto& f : kFamilies) list += (list.empty() ? "" : ", ") + f;
-      fail(e.source(), ": key '", e.path_of("family"), "' is '", m.family, "', expected one of: ", list);
-    }
+    e.check_one_of("family", m.family,
+                   {"sem_seg", "refer_seg", "neg_refer_seg", "correct_refer_seg", "vqa", "reason_seg"});
     m.ratio = e.required<double>("ratio");
     READ_CHECK(m.ratio >= 0, e.source(), ": key '", e.path_of("ratio"), "' must be >= 0");
     m.datasets = e.required<std::vector<std::string>>("datasets");
@@ -43,10 +29,9 @@ DataSection DataSection::read(ConfigReader r, bool check) {
   double total = 0;
   for (const auto& m : d.mixture) total += m.ratio;
   READ_CHECK(total > 0, r.source(), ": data.mixture: every ratio is 0");
-  d.templates = path_key(r, "templates", check);
+  d.templates = r.path("templates", check);
   d.num_classes_per_sample = r.get("num_classes_per_sample", d.num_classes_per_sample);
-  READ_CHECK(d.num_classes_per_sample > 0, r.source(), ": key '", r.path_of("num_classes_per_sample"),
-             "' must be positive");
+  r.check_positive("num_classes_per_sample", d.num_classes_per_sample);
   d.sem_seg_denial = r.get("sem_seg_denial", d.sem_seg_denial);
   d.sem_seg_correction = r.get("sem_seg_correction", d.sem_seg_correction);
   d.reason_seg_false_premise = r.get("reason_seg_false_premise", d.reason_seg_false_premise);
@@ -61,7 +46,7 @@ DataSection DataSection::read(ConfigReader r, bool check) {
   d.prefetch = r.get("prefetch", d.prefetch);
   READ_CHECK(d.workers >= 0, r.source(), ": key '", r.path_of("workers"), "' must be >= 0");
   d.dct_scaled_decode = r.get("dct_scaled_decode", d.dct_scaled_decode);
-  READ_CHECK(d.prefetch > 0, r.source(), ": key '", r.path_of("prefetch"), "' must be positive");
+  r.check_positive("prefetch", d.prefetch);
   return d;
 }
 

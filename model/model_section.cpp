@@ -3,27 +3,17 @@
 #include "common/error.h"
 
 namespace rd {
-namespace {
-
-// Paths are checked to exist unless only planning (--plan), where the real
-// 7B/13B weights and data need not be on this machine.
-std::string path_key(ConfigReader& r, const std::string& key, bool check) {
-  return check ? r.existing_path(key) : r.required<std::string>(key);
-}
-
-}  // namespace
-
 ModelSection ModelSection::read(ConfigReader r, bool check) {
   ModelSection m;
   m.init = r.get<std::string>("init", m.init);
   r.check_one_of("init", m.init, {"pretrained", "random"});
   if (m.init == "pretrained") {
-    m.llava_dir = path_key(r, "llava_dir", check);
-    m.vision_tower_dir = path_key(r, "vision_tower_dir", check);
+    m.llava_dir = r.path("llava_dir", check);
+    m.vision_tower_dir = r.path("vision_tower_dir", check);
     // Absent when llava_dir is a READ HF folder (it holds SAM as model.visual_model.*).
-    if (r.has("sam_checkpoint")) m.sam_checkpoint = path_key(r, "sam_checkpoint", check);
+    if (r.has("sam_checkpoint")) m.sam_checkpoint = r.path("sam_checkpoint", check);
   }
-  m.tokenizer_dir = r.has("tokenizer_dir") || m.init == "random" ? path_key(r, "tokenizer_dir", check) : m.llava_dir;
+  m.tokenizer_dir = r.has("tokenizer_dir") || m.init == "random" ? r.path("tokenizer_dir", check) : m.llava_dir;
   {
     ConfigReader l = r.child("llm");
     m.llm.hidden_size = l.get("hidden_size", m.llm.hidden_size);
