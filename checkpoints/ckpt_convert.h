@@ -23,9 +23,6 @@ DECLARE_string(out);
 
 namespace rd {
 
-// The consolidate output as a StateDict (with_optimizer: the optimizer.* keys too).
-StateDict consolidate_checkpoint(const std::string& dir, bool with_optimizer);
-
 extern const char* const kCkptConvertFlagsFile;  // __FILE__ of --out
 extern const CkptCommand kCkptConsolidate;
 extern const CkptCommand kCkptReshard;

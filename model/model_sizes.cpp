@@ -1,9 +1,9 @@
 #include "model/model_sizes.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoints/formats/json_file.h"
 #include "common/error.h"
 #include "model/tokenizer.h"
 
@@ -16,11 +16,10 @@ ModelSizes model_sizes(const ModelSection& m) {
   if (m.init == "pretrained") {
     const fs::path config_json = fs::path(m.llava_dir) / "config.json";
     if (fs::exists(config_json)) {
-      s.llm = LlamaConfig::from_file(m.llava_dir);
+      const nlohmann::json j = read_json_file(config_json.string());
+      s.llm = LlamaConfig::from_json(j, config_json.string());
       // A READ folder (its config.json has READ's out_dim / train_mask_decoder)
       // already counts the added tokens; a LLaVA-1.5 folder does not.
-      std::ifstream f(config_json);
-      nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
       if (!(j.is_object() && (j.contains("out_dim") || j.contains("train_mask_decoder")))) s.llm.vocab_size += added;
     } else {
       s.llm = m.llava_dir.find("13b") != std::string::npos ? LlamaConfig::llama13b() : LlamaConfig::llama7b();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoints/formats/json_file.h"
 #include "checkpoints/ckpt_export_hf.h"
 #include "checkpoints/formats/load_state_dict.h"
 #include "checkpoints/formats/safetensors.h"
@@ -68,10 +69,7 @@ struct Trained {
   }
 };
 
-nlohmann::json json_of(const fs::path& p) {
-  std::ifstream f(p);
-  return nlohmann::json::parse(f);
-}
+nlohmann::json json_of(const fs::path& p) { return rd::read_json_file(p.string()); }
 
 TEST(ExportHf, FolderLoadsBackToTheSameModel) {
   Trained t;

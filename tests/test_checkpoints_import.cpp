@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoints/formats/json_file.h"
 #include "checkpoints/ckpt_import.h"
 #include "checkpoints/formats/load_state_dict.h"
 #include "checkpoints/formats/safetensors.h"
@@ -26,10 +27,7 @@ namespace fs = std::filesystem;
 using rd::testing::ckpt_cli;
 using rd::testing::TempFolder;
 
-nlohmann::json json_of(const fs::path& p) {
-  std::ifstream f(p);
-  return nlohmann::json::parse(f);
-}
+nlohmann::json json_of(const fs::path& p) { return rd::read_json_file(p.string()); }
 
 struct Sources {
   TempFolder tmp{"import"};
