@@ -10,7 +10,7 @@
 // Micro-batch 4 x accumulation 1 is NOT expected to equal 1 x 4 here: the
 // reference's CE is a token mean per micro-batch, so regrouping conversations
 // reweights tokens; the ZeRO tests check that identity on a model whose loss
-// is a per-sample mean (test_mpi_sharding_zero_np*).
+// is a per-sample mean (test_mpi_sharding_zero, run as _np1, _np2, _np4).
 #include <gtest/gtest.h>
 
 #include <filesystem>

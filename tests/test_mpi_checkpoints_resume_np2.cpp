@@ -301,7 +301,7 @@ namespace {
 
 // The read_ckpt round trip: consolidate (the file equals the in-memory
 // consolidated state), reshard 2 -> 4 -> 2 and resume on 2 ranks == the
-// original continuation bit for bit; reshard 2 -> 1 and resume on one rank ==
+// original continuation bit for bit; reshard (2 ->) 4 -> 1 and resume on one rank ==
 // the 2-rank continuation up to the reduction order.
 TEST(Checkpoint, ConsolidateReshardResumeEqualsTheContinuation) {
   TempDir tmp("roundtrip");

@@ -3,6 +3,7 @@
 // consolidated state at any world size, and the errors they raise.
 #include <gtest/gtest.h>
 
+#include "tests/harness/errors.h"
 #include "common/error.h"
 #include "sharding/zero_state.h"
 
@@ -13,14 +14,7 @@ rd::PartitionLayout abc(int world) {
   return rd::PartitionLayout::make({{"a", {2, 3}}, {"b", {5}}, {"c", {4, 1}}}, world);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const rd::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using rd::testing::error_of;  // "no error" when nothing is thrown
 
 TEST(Layout, OffsetsPaddingPartitions) {
   const rd::PartitionLayout l = abc(4);
@@ -38,7 +32,7 @@ TEST(Layout, OffsetsPaddingPartitions) {
   });
   using P = std::tuple<size_t, int64_t, int64_t, int64_t>;
   EXPECT_EQ(pieces, (std::vector<P>{P{0, 5, 5, 1}, P{1, 0, 6, 5}, P{2, 0, 11, 4}}));
-  EXPECT_NE(error_of([] { abc(0); }), "");
+  EXPECT_NE(error_of([] { abc(0); }), "no error");
   EXPECT_EQ(error_of([] {
               rd::PartitionLayout::make({{"a", {1}}, {"a", {2}}}, 1);
             }),
@@ -126,7 +120,7 @@ TEST(ZeroState, ErrorsNameTheParameter) {
   extra.exp_avg_sq["lm_head.weight"] = torch::zeros({1});
   EXPECT_NE(error_of([&] { rd::shard_consolidated(extra, abc(2), 0); }).find("'lm_head.weight'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { rd::shard_consolidated(s, abc(2), 2); }), "");
+  EXPECT_NE(error_of([&] { rd::shard_consolidated(s, abc(2), 2); }), "no error");
 
   auto shards = shards_of(s, 3);
   auto dup = shards;
