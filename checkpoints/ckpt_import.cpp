@@ -7,6 +7,7 @@
 #include "checkpoints/ckpt_hf_flags.h"
 #include "common/error.h"
 #include "common/train_section.h"
+#include "model/tokenizer.h"
 #include "model/model_section.h"
 #include "model/lora.h"
 #include "model/read_model_factory.h"
@@ -41,7 +42,7 @@ Imported import_read(const ImportSources& src, const std::string& config_yaml, c
   Tokenizer tok = Tokenizer::from_folder(m.tokenizer_dir);
   out.base_vocab = LlamaConfig::from_file(m.llava_dir).vocab_size;
   out.vocab = tok.size();
-  READ_CHECK(out.base_vocab + 3 == out.vocab, (fs::path(m.llava_dir) / "config.json").string(), ": vocab_size ",
+  READ_CHECK(out.base_vocab + kReadAddedTokens == out.vocab, (fs::path(m.llava_dir) / "config.json").string(), ": vocab_size ",
              out.base_vocab, " is not the tokenizer's ", out.vocab, " (", m.tokenizer_dir,
              ") minus READ's 3 added tokens: not a LLaVA-1.5 folder with its tokenizer");
 

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 ModelSizes model_sizes(const ModelSection& m) {
   ModelSizes s;
-  const int64_t added = 3;  // [SEG], <im_start>, <im_end>
+  const int64_t added = kReadAddedTokens;
   if (m.init == "pretrained") {
     const fs::path config_json = fs::path(m.llava_dir) / "config.json";
     if (fs::exists(config_json)) {

@@ -1,3 +1,4 @@
+#include "model/tokenizer.h"
 #include "model/read_model_factory.h"
 
 #include "common/error.h"
@@ -10,7 +11,7 @@ ReadModelConfig read_model_config(const ModelSection& m, const Tokenizer& tokeni
   ModelSizes s = model_sizes(m);
   ReadModelConfig c = m.init == "pretrained" ? ReadModelConfig::read7b() : ReadModelConfig::tiny(tokenizer.size());
   c.llava.llm = s.llm;
-  c.llava.llm.vocab_size = s.llm.vocab_size - 3;  // the base vocabulary; resized to c.vocab_size
+  c.llava.llm.vocab_size = s.llm.vocab_size - kReadAddedTokens;  // the base vocabulary; resized to c.vocab_size
   c.llava.vision = s.clip;
   c.llava.mm_hidden_size = s.clip.hidden_size;
   c.vocab_size = tokenizer.size();

@@ -23,6 +23,9 @@
 
 namespace rd {
 
+// READ's tokens added to LLaMA's vocabulary: [SEG], <im_start>, <im_end>.
+constexpr int64_t kReadAddedTokens = 3;
+
 class Tokenizer {
  public:
   static constexpr int64_t kImageTokenIndex = -200;
